@@ -1,0 +1,29 @@
+# Two entry points, each sets itself up from nothing: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+
+.PHONY: demo test lint bench clean
+
+# torch is pinned and installed first, so the CPU wheel on this machine is used and no
+# dependency can pull a CUDA build.
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.full: $(VENV)/.base
+	$(PIP) -e '.[spark,onnx,train,dev]'
+	touch $@
+
+demo: $(VENV)/.base
+	$(VENV)/bin/sparkhtr recognize examples/*.png
+
+test: $(VENV)/.full
+	$(VENV)/bin/ruff check sparkhtr tests benchmarks
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,150 @@
+"""The Recognizer: image loading + preprocessing + the network + CTC decoding, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from sparkhtr.inference.backends import Backend, TorchBackend
+from sparkhtr.inference.preprocess import PreparedLine, make_batches, prepare_line
+from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, describe_source, load_image
+from sparkhtr.model.config import ModelConfig
+from sparkhtr.model.files import load_model
+from sparkhtr.model.span import SpanLineModel
+from sparkhtr.registry import resolve_model
+from sparkhtr.text.ctc import greedy_decode
+
+__all__ = ["Recognizer", "RecognitionResult", "CharResult"]
+
+
+@dataclass(frozen=True)
+class CharResult:
+    char: str
+    confidence: float
+    x0: float  # left edge in the input image's pixels
+    x1: float  # right edge, exclusive
+
+
+@dataclass
+class RecognitionResult:
+    text: str | None
+    confidence: float | None
+    chars: list[CharResult] = field(default_factory=list)
+    source: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.source,
+            "text": self.text,
+            "confidence": self.confidence,
+            "chars": [[c.char, round(c.confidence, 4), round(c.x0, 1), round(c.x1, 1)] for c in self.chars],
+            "error": self.error,
+        }
+
+
+class Recognizer:
+    """Reads text lines from images.
+
+    >>> recognizer = Recognizer.pretrained()                     # doctest: +SKIP
+    >>> recognizer.recognize("line.png").text                    # doctest: +SKIP
+    """
+
+    def __init__(self, backend: Backend, config: ModelConfig, limits: ImageLimits = ImageLimits()) -> None:
+        self.backend = backend
+        self.config = config
+        self.limits = limits
+
+    @classmethod
+    def from_model(cls, model: SpanLineModel, config: ModelConfig, device: str | None = None, **kwargs) -> Recognizer:
+        return cls(TorchBackend(model, device), config, **kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None, backend: str = "torch", **kwargs) -> Recognizer:
+        """A recognizer from a model directory (config.json + model.safetensors)."""
+        if backend == "torch":
+            model, config = load_model(path)
+            return cls(TorchBackend(model, device), config, **kwargs)
+        if backend == "onnx":
+            from sparkhtr.inference.onnx_backend import load_onnx_backend
+
+            onnx_backend, config = load_onnx_backend(path, device)
+            return cls(onnx_backend, config, **kwargs)
+        raise ValueError(f"unknown backend {backend!r}: use 'torch' or 'onnx'")
+
+    @classmethod
+    def pretrained(cls, name: str | None = None, device: str | None = None, **kwargs) -> Recognizer:
+        """A bundled (or cached) model by name; the default model when ``name`` is None."""
+        return cls.load(resolve_model(name), device=device, **kwargs)
+
+    @property
+    def charset(self) -> list[str]:
+        return self.config.charset
+
+    def recognize(
+        self,
+        images: ImageSource | Sequence[ImageSource],
+        batch_size: int = 16,
+        device: str | None = None,
+        on_error: str = "raise",
+        progress: bool = False,
+    ) -> RecognitionResult | list[RecognitionResult]:
+        """Recognize one image (returns one result) or a sequence of them (returns a list).
+
+        Args:
+            images: paths, encoded bytes, PIL images or numpy arrays, one text line each.
+            batch_size: lines per forward pass; results do not depend on it.
+            device: "cpu", "cuda" or "cuda:N"; by default the device the recognizer was loaded on.
+            on_error: "raise" stops at the first unreadable image with an ``ImageError`` naming it;
+                "return" gives that image a result with ``error`` set and goes on with the others.
+            progress: show a progress bar.
+        """
+        if on_error not in ("raise", "return"):
+            raise ValueError("on_error must be 'raise' or 'return'")
+        single = not isinstance(images, (list, tuple))
+        sources = [images] if single else list(images)
+        if device is not None:
+            self.backend.to(device)
+        results: list[RecognitionResult | None] = [None] * len(sources)
+        prepared: list[PreparedLine | None] = []
+        widths: list[int] = []
+        for i, source in enumerate(sources):
+            try:
+                image = load_image(source, self.limits)
+            except ImageError as exc:
+                if on_error == "raise":
+                    raise
+                results[i] = RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+                prepared.append(None)
+                widths.append(0)
+                continue
+            prepared.append(prepare_line(image, self.config.preprocessing))
+            widths.append(image.width)
+        bar = tqdm(total=len(sources), disable=not progress, unit="line")
+        bar.update(sum(r is not None for r in results))
+        for batch in make_batches(prepared, batch_size):
+            log_probs, frames = self.backend(batch.images, batch.sizes)
+            for row, index in enumerate(batch.indices):
+                results[index] = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[index])
+                results[index].source = describe_source(sources[index])
+            bar.update(len(batch.indices))
+        bar.close()
+        return results[0] if single else results  # type: ignore[return-value]
+
+    def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
+        line = greedy_decode(log_probs, blank=len(self.charset))
+        step = SpanLineModel.WIDTH_REDUCTION / scale_x
+        chars = [
+            CharResult(self.charset[c.label], c.confidence, c.first_frame * step, min((c.last_frame + 1) * step, width))
+            for c in line.chars
+        ]
+        return RecognitionResult("".join(c.char for c in chars), line.confidence, chars)
+

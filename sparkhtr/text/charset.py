@@ -1,0 +1,54 @@
+"""The charset codec: text <-> class ids. The CTC blank is the last class, ``len(charset)``."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+__all__ = ["Charset", "normalize_text"]
+
+
+def normalize_text(text: str) -> str:
+    """NFC, one line, single spaces: how every label is stored and compared."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+class Charset:
+    """An ordered list of characters; class i is ``chars[i]``."""
+
+    def __init__(self, chars: Iterable[str]) -> None:
+        self.chars = list(chars)
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError("charset has duplicate characters")
+        if any(len(c) != 1 for c in self.chars):
+            raise ValueError("every charset entry must be exactly one character")
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> Charset:
+        """SPAN's rule: the sorted set (Unicode order) of every character in the labels."""
+        return cls(sorted({c for text in texts for c in text if c not in "\n\r"}))
+
+    @property
+    def blank(self) -> int:
+        return len(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, char: str) -> bool:
+        return char in self._index
+
+    def missing(self, text: str) -> set[str]:
+        """Characters of ``text`` the charset cannot encode."""
+        return {c for c in text if c not in self._index}
+
+    def encode(self, text: str) -> list[int]:
+        """Class ids of ``text``; raises ``KeyError`` naming the first unknown character."""
+        try:
+            return [self._index[c] for c in text]
+        except KeyError as exc:
+            raise KeyError(f"character {exc.args[0]!r} is not in the charset") from None
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in ids if i < len(self.chars))
