@@ -1,0 +1,1 @@
+"""The `sparkhtr` command line: thin commands over the library."""

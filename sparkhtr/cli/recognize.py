@@ -1,0 +1,55 @@
+"""`sparkhtr recognize IMAGE...`: print the text of each line image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("recognize", help="recognize text line images", description=__doc__)
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="line image files")
+    p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
+    p.add_argument("--format", choices=["text", "jsonl", "tsv"], default="text", dest="output_format")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", **kwargs):
+    """A model argument is a directory when one exists at that path, otherwise a registered name."""
+    from pathlib import Path
+
+    from sparkhtr import Recognizer
+
+    if model is not None and Path(model).exists():
+        return Recognizer.load(model, device=device, backend=backend, **kwargs)
+    return Recognizer.pretrained(model, device=device, backend=backend, **kwargs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkhtr.io.image import ImageLimits
+
+    recognizer = load_recognizer(args.model, args.device, args.backend, limits=ImageLimits(max_pixels=args.max_pixels))
+    results = recognizer.recognize(args.images, batch_size=args.batch_size, on_error="return", progress=args.progress)
+    failed = 0
+    for path, result in zip(args.images, results):
+        result.source = path
+        if result.error:
+            failed += 1
+            print(f"sparkhtr recognize: error: {result.error}", file=sys.stderr)
+        if args.output_format == "jsonl":
+            print(json.dumps(result.to_dict(), ensure_ascii=False))
+        elif args.output_format == "tsv":
+            text = "" if result.text is None else result.text.replace("\t", " ")
+            conf = "" if result.confidence is None else f"{result.confidence:.4f}"
+            print(f"{path}\t{text}\t{conf}\t{result.error or ''}")
+        elif result.text is not None:
+            print(f"{path}\t{result.text}" if len(args.images) > 1 else result.text)
+    return 1 if failed else 0

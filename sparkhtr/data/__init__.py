@@ -1,0 +1,1 @@
+"""Training and evaluation data: dataset readers, synthetic lines and augmentation."""
