@@ -1,0 +1,163 @@
+"""ALTO XML (Library of Congress; any version, v2 to v4, or no namespace): text lines as libraries and OCR tools
+(Tesseract, ABBYY, eScriptorium, Kraken) export them, so users can train on their own transcribed pages.
+
+For each ``TextLine`` in document order:
+
+* box: the bounding box of ``Shape/Polygon/@POINTS`` (``"x,y x,y"`` or ``"x y x y"``) when present, else
+  ``HPOS/VPOS/WIDTH/HEIGHT``; clamped to the page. Coordinates are pixels unless ``Description/MeasurementUnit``
+  says ``mm10`` or ``inch1200``: then they are scaled by (image size / ``Page`` ``WIDTH``, ``HEIGHT``) when loaded;
+* text: the ``String/@CONTENT`` values joined with single spaces (``SP`` elements or not), a ``HYP``'s content
+  glued to the word before it; a line without ``String`` elements uses its own ``CONTENT`` attribute or text.
+  ``drop_chars`` removes characters before ``normalize_text``; lines left empty are skipped;
+* image: ``Description/sourceImageInformation/fileName``, resolved like PAGE's ``imageFilename`` (relative to the
+  XML or its parent folder, ``image_dir``, or by name under the root; absolute paths and ``file://`` URLs work;
+  without a file name, the image with the XML's stem).
+
+Ids are ``<xml stem>_<TextLine ID>`` (``<xml stem>_l<n>`` without an ID). ``path`` is one file or a folder searched
+recursively for ``*.xml``; non-ALTO XML files are reported as ``not-format``, malformed ones are skipped with a
+``ReaderWarning``. Every line gets ``split``. Skips follow ``sparkhtr.data.readers._common`` (``report=[]``);
+``check_images`` as in the PAGE reader.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+
+from sparkhtr.data.readers._common import (
+    Box,
+    ImageResolver,
+    PageChecker,
+    PageCrop,
+    Skips,
+    UniqueIds,
+    child,
+    clean_text,
+    descendants,
+    local_name,
+    parse_points,
+    parse_xml,
+    polygon_box,
+)
+from sparkhtr.data.readers.pagexml import page_files
+from sparkhtr.data.sample import LineSample
+
+__all__ = ["read_alto", "alto_line_text", "alto_line_box"]
+
+SPLITS = ("train", "val", "test")
+_PIXEL_UNITS = ("", "pixel", "pixels", "px")
+
+
+def _float(element: ET.Element, name: str) -> float | None:
+    try:
+        return float(element.attrib[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def alto_line_box(line: ET.Element) -> Box | None:
+    """Polygon bounding box if the line has ``Shape/Polygon``, else its HPOS/VPOS/WIDTH/HEIGHT rectangle."""
+    shape = child(line, "Shape")
+    polygon = child(shape, "Polygon") if shape is not None else None
+    if polygon is not None and polygon.attrib.get("POINTS"):
+        box = polygon_box(parse_points(polygon.attrib["POINTS"]))
+        if box is not None:
+            return box
+    hpos, vpos, width, height = (_float(line, k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+    if hpos is None or vpos is None or width is None or height is None or width <= 0 or height <= 0:
+        return None
+    return (hpos, vpos, hpos + width, vpos + height)
+
+
+def alto_line_text(line: ET.Element) -> str:
+    """Raw text of an ALTO ``TextLine``: its words joined by spaces, hyphens glued on; else its own content."""
+    words: list[str] = []
+    for element in line:
+        name = local_name(element)
+        if name == "String":
+            words.append(element.attrib.get("CONTENT", ""))
+        elif name == "HYP":
+            hyphen = element.attrib.get("CONTENT", "")
+            if words:
+                words[-1] += hyphen
+            else:
+                words.append(hyphen)
+    if words:
+        return " ".join(w for w in words if w)
+    return line.attrib.get("CONTENT") or (line.text or "")
+
+
+def _description(root: ET.Element) -> tuple[str | None, str]:
+    """(source image file name, measurement unit lower-cased)."""
+    description = child(root, "Description")
+    if description is None:
+        return None, ""
+    unit_node = child(description, "MeasurementUnit")
+    unit = (unit_node.text or "").strip().lower() if unit_node is not None else ""
+    filename = None
+    info = child(description, "sourceImageInformation")
+    if info is not None:
+        node = child(info, "fileName")
+        if node is not None and node.text and node.text.strip():
+            filename = node.text.strip()
+    return filename, unit
+
+
+def read_alto(
+    path: str | Path,
+    *,
+    split: str = "train",
+    drop_chars: str | Iterable[str] = "",
+    image_dir: str | Path | None = None,
+    check_images: bool = True,
+    report: list[str] | None = None,
+) -> list[LineSample]:
+    """Text lines of one ALTO file or of every ALTO file under a folder, all in ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"ALTO: split must be one of {SPLITS}, got {split!r}")
+    path = Path(path)
+    files = page_files(path)
+    if not files:
+        raise FileNotFoundError(f"ALTO: no .xml files under {path}")
+    resolver = ImageResolver(path if path.is_dir() else path.parent, Path(image_dir) if image_dir else None)
+    checker = PageChecker(check_images)
+    skips = Skips(report)
+    unique = UniqueIds()
+    drop = "".join(drop_chars)
+    samples: list[LineSample] = []
+    for xml_path in files:
+        root = parse_xml(xml_path, skips)
+        if root is None:
+            continue
+        if local_name(root).lower() != "alto":
+            skips.add("not-format", xml_path.name, xml_path, f"root element is <{local_name(root)}>, not <alto>")
+            continue
+        filename, unit = _description(root)
+        image = resolver.resolve(filename, xml_path)
+        for page in descendants(root, "Page"):
+            ref_size = None
+            if unit not in _PIXEL_UNITS:
+                width, height = _float(page, "WIDTH"), _float(page, "HEIGHT")
+                if width and height:
+                    ref_size = (width, height)
+            for number, line in enumerate(descendants(page, "TextLine")):
+                line_id = f"{xml_path.stem}_{line.attrib.get('ID') or f'l{number}'}"
+                text = clean_text(alto_line_text(line), drop)
+                if not text:
+                    skips.add("empty-text", line_id, xml_path)
+                    continue
+                box = alto_line_box(line)
+                if box is None:
+                    skips.add("bad-box", line_id, xml_path, "no Shape/Polygon and no HPOS/VPOS/WIDTH/HEIGHT")
+                    continue
+                if unit not in _PIXEL_UNITS and ref_size is None:
+                    skips.add("bad-box", line_id, xml_path, f"unit {unit!r} and no Page WIDTH/HEIGHT to scale by")
+                    continue
+                problem = checker.problem(image, box, ref_size)
+                if problem is not None:
+                    skips.add(problem[0], line_id, image, problem[1])
+                    continue
+                sample_id = unique(line_id)
+                samples.append(LineSample(sample_id, text, split, PageCrop(image, box, sample_id, ref_size), xml_path))
+    return samples
