@@ -11,14 +11,14 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["ImageError", "ImageLimits", "ImageSource", "load_image", "describe_source"]
 
-ImageSource = Union[str, Path, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 DEFAULT_MAX_PIXELS = 50_000_000
 MIN_SIDE = 2

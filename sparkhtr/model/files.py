@@ -29,7 +29,9 @@ def build_model(config: ModelConfig) -> SpanLineModel:
     return SpanLineModel(config.architecture, config.num_classes)
 
 
-def save_model(directory: str | Path, model: SpanLineModel, config: ModelConfig, dtype: torch.dtype = torch.float32) -> Path:
+def save_model(
+    directory: str | Path, model: SpanLineModel, config: ModelConfig, dtype: torch.dtype = torch.float32
+) -> Path:
     """Write ``config.json`` and the weights (cast to ``dtype``, e.g. float16 to halve the size)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,48 @@
+"""`sparkhtr evaluate --model M DATASET`: CER/WER (as SPAN computes them), per-line JSONL, worst lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", help="measure CER and WER on a labelled dataset", description=__doc__)
+    p.add_argument("dataset", metavar="DATASET", help="a folder or KIND:PATH (iam, rimes, read2016, page, alto)")
+    p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
+    p.add_argument("--split", default="val", help="split to evaluate, or 'all' (default: val)")
+    p.add_argument("--out", default=None, help="folder for lines.jsonl, summary.json and worst_lines.png")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default=None)
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N lines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkhtr.cli.recognize import load_recognizer
+    from sparkhtr.data.datasets import open_dataset
+    from sparkhtr.train.evaluate import evaluate, write_evaluation
+
+    report: list[str] = []
+    samples = open_dataset(args.dataset, split=None if args.split == "all" else args.split, report=report)
+    samples = samples[: args.limit] if args.limit else samples
+    if not samples:
+        raise ValueError(f"{args.dataset}: no lines in split {args.split!r} (use --split all for every line)")
+    recognizer = load_recognizer(args.model, args.device, args.backend)
+    result = evaluate(recognizer, samples, batch_size=args.batch_size, progress=True)
+    result.skipped[:0] = report
+    result.summary["skipped"] = len(result.skipped)
+    for line in result.skipped:
+        print(f"skipped: {line}")
+    if args.out:
+        write_evaluation(result, args.out, samples)
+    summary = result.summary
+    print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in summary.items()}))
+    print(
+        f"CER {100 * summary['cer']:.2f} %  WER {100 * summary['wer']:.2f} %  "
+        f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines"
+    )
+    return 0

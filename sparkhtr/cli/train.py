@@ -1,0 +1,82 @@
+"""`sparkhtr train`: train a SPAN line model from a config file and/or flags."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a line model", description=__doc__)
+    p.add_argument("--config", help="YAML or TOML file with training settings (flags override it)")
+    p.add_argument(
+        "--train",
+        action="append",
+        metavar="SPEC[@WEIGHT]",
+        help="training data, repeatable: a folder, KIND:PATH (iam, rimes, read2016, page, alto) "
+        "or synthetic:FONTS_DIR, with an optional mixing weight, e.g. data/lines@0.5",
+    )
+    p.add_argument("--val", help="validation dataset spec (its 'val' split is used)")
+    p.add_argument("--val-split", help="split of --val to validate on (default val)")
+    p.add_argument("--out", help="output model directory")
+    p.add_argument("--architecture", help="span, span_half, span_small or span_quarter")
+    p.add_argument("--line-height", type=int)
+    p.add_argument("--charset", help="'latin' (default), 'data', or a file with one character per line")
+    p.add_argument("--init-from", help="model directory to fine-tune from (new charset: new head)")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--augment-p", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--precision", choices=["bf16", "fp32"])
+    p.add_argument("--threads", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+    p.set_defaults(func=run)
+
+
+def _charset(value: str | None):
+    if value is None or value in ("latin", "data"):
+        return value
+    from sparkhtr.text.charset import read_charset_file
+
+    return read_charset_file(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkhtr.train.config import load_train_config
+    from sparkhtr.train.loop import train
+
+    config = load_train_config(
+        args.config,
+        out=args.out,
+        train=args.train,
+        val=args.val,
+        val_split=args.val_split,
+        architecture=args.architecture,
+        line_height=args.line_height,
+        charset=_charset(args.charset),
+        init_from=args.init_from,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        augment_p=args.augment_p,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        threads=args.threads,
+        workers=args.workers,
+        max_minutes=args.max_minutes,
+    )
+    if not config.train:
+        raise ValueError("no training data: give --train SPEC or a config file with a 'train' list")
+    out = train(config, resume=args.resume)
+    print(f"model written to {out}")
+    return 0

@@ -1,0 +1,1 @@
+"""Training and evaluation: config, batches, the loop, checkpoints and CER/WER reports."""
