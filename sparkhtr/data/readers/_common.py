@@ -248,14 +248,14 @@ class ImageResolver:
 
     Tried in order: the name as given (absolute, or relative to the XML's folder, its parent folder -- PAGE's usual
     ``page/`` layout -- and ``image_dir``), then the bare file name in those folders, then a by-name index of the
-    image files under ``search_root`` (built once, on first need; used only when the name is unique there or one
-    match sits under the XML's own folder tree). A missing name means "the image with the XML's stem".
+    image files under ``search_root``, then under the XML's folder (built once, on first need; used only when the
+    name is unique there or one match sits under the folder above the XML). A missing name means "the image with the XML's stem".
     """
 
     def __init__(self, search_root: Path | None = None, image_dir: Path | None = None) -> None:
         self.search_root = search_root
         self.image_dir = image_dir
-        self._index: dict[str, list[Path]] | None = None
+        self._indexes: dict[Path, dict[str, list[Path]]] = {}
 
     def resolve(self, name: str | None, xml_path: Path) -> Path:
         """The first existing candidate; if none exists, the most likely path (for error messages)."""
@@ -295,23 +295,32 @@ class ImageResolver:
         seen: set[Path] = set()
         return [p for p in out if not (p in seen or seen.add(p))]
 
-    def _from_index(self, basename: str | None, xml_path: Path) -> Path | None:
-        if self.search_root is None:
-            return None
-        if self._index is None:
-            self._index = {}
-            for folder, _, files in os.walk(self.search_root):
+    def _index_of(self, root: Path) -> dict[str, list[Path]]:
+        if root not in self._indexes:
+            index: dict[str, list[Path]] = {}
+            for folder, _, files in os.walk(root):
                 for f in files:
                     if f.lower().endswith(IMAGE_SUFFIXES):
-                        self._index.setdefault(f, []).append(Path(folder) / f)
-        if basename is None:
-            matches = [p for s in IMAGE_SUFFIXES for p in self._index.get(xml_path.stem + s, [])]
-        else:
-            matches = self._index.get(basename, [])
-        if len(matches) == 1:
-            return matches[0]
-        near = [p for p in matches if xml_path.parent.parent in p.parents]
-        return near[0] if len(near) == 1 else None
+                        index.setdefault(f, []).append(Path(folder) / f)
+            self._indexes[root] = index
+        return self._indexes[root]
+
+    def _from_index(self, basename: str | None, xml_path: Path) -> Path | None:
+        roots = [r for r in (self.search_root, xml_path.parent) if r is not None]
+        if len(roots) == 2 and (roots[1] == roots[0] or roots[0] in roots[1].parents):
+            roots = roots[:1]
+        for root in roots:
+            index = self._index_of(root)
+            if basename is None:
+                matches = [p for s in IMAGE_SUFFIXES for p in index.get(xml_path.stem + s, [])]
+            else:
+                matches = index.get(basename, [])
+            if len(matches) == 1:
+                return matches[0]
+            near = [p for p in matches if xml_path.parent.parent in p.parents]
+            if len(near) == 1:
+                return near[0]
+        return None
 
 
 # --- lazy loaders: small picklable callables, so samples can cross to DataLoader workers ------------------------------
