@@ -33,9 +33,8 @@ def _xml(path: Path, pages: list[tuple[str, list[list[tuple[tuple[int, int, int,
         for paragraph in paragraphs:
             out.append('    <Paragraph Top="0" Bottom="300" Left="0" Right="400" Value="">')
             for (left, top, right, bottom), value in paragraph:
-                out.append(
-                    f'      <Line Bottom="{bottom}" Left="{left}" Right="{right}" Top="{top}" Value={quoteattr(value)}/>'
-                )
+                box = f'Bottom="{bottom}" Left="{left}" Right="{right}" Top="{top}"'
+                out.append(f"      <Line {box} Value={quoteattr(value)}/>")
             out.append("    </Paragraph>")
         out.append("  </SinglePage>")
     out.append("</DocumentList>")
@@ -115,7 +114,7 @@ def test_bad_boxes_are_skipped(tmp_path: Path) -> None:
     _page(root / "p.png", [])
     _xml(
         root / "training_2011.xml",
-        [("p.png", [[((10, 10, 100, 40), "ok"), ((500, 10, 600, 40), "off the page"), ((50, 40, 40, 60), "inverted")]])],
+        [("p.png", [[((10, 10, 100, 40), "ok"), ((500, 10, 600, 40), "off the page"), ((50, 40, 40, 60), "flip")]])],
     )
     report: list[str] = []
     samples = read_rimes(root, val_pages=0, report=report)

@@ -249,7 +249,8 @@ class ImageResolver:
     Tried in order: the name as given (absolute, or relative to the XML's folder, its parent folder -- PAGE's usual
     ``page/`` layout -- and ``image_dir``), then the bare file name in those folders, then a by-name index of the
     image files under ``search_root``, then under the XML's folder (built once, on first need; used only when the
-    name is unique there or one match sits under the folder above the XML). A missing name means "the image with the XML's stem".
+    name is unique there or one match sits under the folder above the XML). A missing name means "the image with
+    the XML's stem".
     """
 
     def __init__(self, search_root: Path | None = None, image_dir: Path | None = None) -> None:
