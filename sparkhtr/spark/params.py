@@ -1,0 +1,188 @@
+"""Spark ML Params shared by the stages, named as in Spark OCR where Spark OCR has them.
+
+Each mixin declares one Param with its getter and setter, so a stage is the list of what it takes.
+Values stay JSON-simple (str, int, bool) because ``DefaultParamsWriter`` saves them as JSON.
+"""
+
+from __future__ import annotations
+
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCol, HasOutputCol
+
+__all__ = [
+    "HasInputOutputCols",
+    "HasOriginCol",
+    "HasImageType",
+    "HasErrorCol",
+    "HasInputErrorCol",
+    "HasConfidenceCol",
+    "HasBatchSize",
+    "HasModelPath",
+    "HasBackend",
+    "HasDevice",
+    "HasNumThreads",
+    "HasMaxPixels",
+]
+
+
+class HasInputOutputCols(HasInputCol, HasOutputCol):
+    """pyspark's shared ``inputCol``/``outputCol`` Params with the setters it leaves to each stage."""
+
+    def setInputCol(self, value: str) -> HasInputOutputCols:
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> HasInputOutputCols:
+        return self._set(outputCol=value)
+
+
+class HasOriginCol(Params):
+    originCol: Param[str] = Param(
+        Params._dummy(), "originCol", "column with the file path, copied into the image's origin",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getOriginCol(self) -> str:
+        return self.getOrDefault(self.originCol)
+
+    def setOriginCol(self, value: str) -> HasOriginCol:
+        return self._set(originCol=value)
+
+
+class HasImageType(Params):
+    imageType: Param[int] = Param(
+        Params._dummy(), "imageType", "pixel layout of the output image (an ImageType, e.g. TYPE_3BYTE_BGR)",
+        typeConverter=TypeConverters.toInt,
+    )
+
+    def getImageType(self) -> int:
+        return self.getOrDefault(self.imageType)
+
+    def setImageType(self, value: int) -> HasImageType:
+        from sparkhtr.spark.image_struct import ImageType
+
+        return self._set(imageType=int(ImageType(value)))
+
+
+class HasErrorCol(Params):
+    errorCol: Param[str] = Param(
+        Params._dummy(), "errorCol", "column for a row's error message (null when the row succeeded)",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getErrorCol(self) -> str:
+        return self.getOrDefault(self.errorCol)
+
+    def setErrorCol(self, value: str) -> HasErrorCol:
+        return self._set(errorCol=value)
+
+
+class HasInputErrorCol(Params):
+    inputErrorCol: Param[str] = Param(
+        Params._dummy(), "inputErrorCol",
+        "column of upstream decode errors (BinaryToImage's errorCol); when it exists, its message is "
+        "reported for rows that have no image",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getInputErrorCol(self) -> str:
+        return self.getOrDefault(self.inputErrorCol)
+
+    def setInputErrorCol(self, value: str) -> HasInputErrorCol:
+        return self._set(inputErrorCol=value)
+
+
+class HasConfidenceCol(Params):
+    confidenceCol: Param[str] = Param(
+        Params._dummy(), "confidenceCol", "column for the line's confidence (0-1); not written when unset or empty",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getConfidenceCol(self) -> str:
+        return self.getOrDefault(self.confidenceCol)
+
+    def setConfidenceCol(self, value: str) -> HasConfidenceCol:
+        return self._set(confidenceCol=value)
+
+
+class HasBatchSize(Params):
+    batchSize: Param[int] = Param(
+        Params._dummy(), "batchSize", "lines per forward pass (results do not depend on it)",
+        typeConverter=TypeConverters.toInt,
+    )
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def setBatchSize(self, value: int) -> HasBatchSize:
+        if value < 1:
+            raise ValueError(f"batchSize must be at least 1, got {value}")
+        return self._set(batchSize=value)
+
+
+class HasModelPath(Params):
+    modelPath: Param[str] = Param(
+        Params._dummy(), "modelPath", "model directory (config.json + weights); unset: the default pretrained model",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getModelPath(self) -> str:
+        return self.getOrDefault(self.modelPath)
+
+    def setModelPath(self, value: str) -> HasModelPath:
+        return self._set(modelPath=str(value))
+
+
+class HasBackend(Params):
+    backend: Param[str] = Param(
+        Params._dummy(), "backend", "inference backend passed to Recognizer.load: 'torch' or 'onnx'",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getBackend(self) -> str:
+        return self.getOrDefault(self.backend)
+
+    def setBackend(self, value: str) -> HasBackend:
+        return self._set(backend=value)
+
+
+class HasDevice(Params):
+    device: Param[str] = Param(
+        Params._dummy(), "device", "device on the executors: 'cpu', 'cuda' or 'cuda:N'",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getDevice(self) -> str:
+        return self.getOrDefault(self.device)
+
+    def setDevice(self, value: str) -> HasDevice:
+        return self._set(device=value)
+
+
+class HasNumThreads(Params):
+    numThreads: Param[int] = Param(
+        Params._dummy(), "numThreads", "torch threads per task; 0: the task's cores (spark.task.cpus)",
+        typeConverter=TypeConverters.toInt,
+    )
+
+    def getNumThreads(self) -> int:
+        return self.getOrDefault(self.numThreads)
+
+    def setNumThreads(self, value: int) -> HasNumThreads:
+        if value < 0:
+            raise ValueError(f"numThreads must be 0 (the task's cores) or more, got {value}")
+        return self._set(numThreads=value)
+
+
+class HasMaxPixels(Params):
+    maxPixels: Param[int] = Param(
+        Params._dummy(), "maxPixels", "images with more pixels are refused (an error row), not decoded",
+        typeConverter=TypeConverters.toInt,
+    )
+
+    def getMaxPixels(self) -> int:
+        return self.getOrDefault(self.maxPixels)
+
+    def setMaxPixels(self, value: int) -> HasMaxPixels:
+        if value < 1:
+            raise ValueError(f"maxPixels must be positive, got {value}")
+        return self._set(maxPixels=value)

@@ -1,0 +1,212 @@
+"""``ImageHandwrittenTextRecognizer``: the Spark ML stage over ``sparkhtr.Recognizer``, one text line per row.
+
+Why this shape: an iterator pandas UDF sends only the image column to Python and sets up once per
+task (thread count, model lookup); the model itself is loaded once per Python worker from files
+the driver broadcasts (see ``worker.py``), so the same code runs on ``local[*]`` and on a cluster
+whose executors cannot see the driver's disk. The UDF returns one struct (text, confidence,
+error) that is split into columns afterwards; a row whose image is missing or unreadable gets a
+null text and a message, and the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.util import MLReadable, MLWritable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import FloatType, StringType, StructField, StructType
+
+from sparkhtr.io.image import DEFAULT_MAX_PIXELS
+from sparkhtr.registry import resolve_model
+from sparkhtr.spark.params import (
+    HasBackend,
+    HasBatchSize,
+    HasConfidenceCol,
+    HasDevice,
+    HasErrorCol,
+    HasInputErrorCol,
+    HasInputOutputCols,
+    HasMaxPixels,
+    HasModelPath,
+    HasNumThreads,
+)
+from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
+from sparkhtr.spark.worker import (
+    ModelSpec,
+    get_recognizer,
+    model_digest,
+    read_model_files,
+    recognize_frame,
+    set_task_threads,
+)
+
+__all__ = ["ImageHandwrittenTextRecognizer"]
+
+RESULT_SCHEMA = StructType(
+    [
+        StructField("text", StringType(), True),
+        StructField("confidence", FloatType(), True),
+        StructField("error", StringType(), True),
+    ]
+)
+
+# Driver side: (application, model dir, file stamps) -> (digest, broadcast of the files), so that
+# transforming many DataFrames with one model broadcasts it once.
+_SHIPPED: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], tuple[str, Any]] = {}
+
+
+def _stamps(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(directory.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _ship_model(spark: SparkSession, directory: Path) -> tuple[str, Any]:
+    sc = spark.sparkContext
+    key = (sc.applicationId, str(directory.resolve()), _stamps(directory))
+    if key not in _SHIPPED:
+        files = read_model_files(directory)
+        _SHIPPED[key] = (model_digest(files), sc.broadcast(files))
+    return _SHIPPED[key]
+
+
+def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int) -> Any:
+    @pandas_udf(RESULT_SCHEMA)  # type: ignore[call-overload]
+    def recognize(batches: Iterator[tuple[pd.DataFrame, pd.Series]]) -> Iterator[pd.DataFrame]:
+        set_task_threads(num_threads)
+        recognizer = get_recognizer(spec, lambda: files.value)
+        for images, upstream_errors in batches:
+            yield recognize_frame(recognizer, images, upstream_errors, batch_size)
+
+    return recognize
+
+
+class ImageHandwrittenTextRecognizer(
+    Transformer,
+    HasInputOutputCols,
+    HasConfidenceCol,
+    HasErrorCol,
+    HasInputErrorCol,
+    HasBatchSize,
+    HasModelPath,
+    HasBackend,
+    HasDevice,
+    HasNumThreads,
+    HasMaxPixels,
+    MLReadable,
+    MLWritable,
+):
+    """Recognize the handwritten text line in each image of an image struct column.
+
+    The input is Spark OCR's image struct (as ``BinaryToImage`` makes) or the struct of Spark's
+    ``image`` data source. Output: ``outputCol`` (string), ``errorCol`` (string, null when the row
+    succeeded) and, when ``confidenceCol`` is set, the line's confidence (float, 0-1).
+
+    >>> recognizer = ImageHandwrittenTextRecognizer.pretrained()  # doctest: +SKIP
+    >>> recognizer.setInputCol("image").setOutputCol("handwritten_text")  # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCol: str = "image",
+        outputCol: str = "handwritten_text",
+        confidenceCol: str | None = None,
+        errorCol: str = "handwritten_text_error",
+        inputErrorCol: str = "image_error",
+        batchSize: int = 16,
+        modelPath: str | None = None,
+        backend: str = "torch",
+        device: str = "cpu",
+        numThreads: int = 0,
+        maxPixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        super().__init__()
+        self._setDefault(
+            inputCol="image",
+            outputCol="handwritten_text",
+            errorCol="handwritten_text_error",
+            inputErrorCol="image_error",
+            batchSize=16,
+            backend="torch",
+            device="cpu",
+            numThreads=0,
+            maxPixels=DEFAULT_MAX_PIXELS,
+        )
+        self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
+
+    @classmethod
+    def pretrained(
+        cls, name: str | None = None, lang: str = "en", remote_loc: str | None = None
+    ) -> ImageHandwrittenTextRecognizer:
+        """A recognizer for a named model: bundled ones, then ``$SPARKHTR_CACHE``; ``remote_loc`` is searched first.
+
+        ``lang`` is accepted for Spark OCR's signature; the name alone picks the model. An unknown
+        name raises ``sparkhtr.registry.UnknownModelError`` listing the available ones.
+        """
+        return cls(modelPath=str(resolve_model(name, location=remote_loc)))
+
+    def resolvedModelPath(self) -> Path:
+        """The local model directory: ``modelPath`` (a ``file:`` URI is accepted) or the default model."""
+        if not self.isSet(self.modelPath):
+            return resolve_model(None)
+        path = self.getModelPath()
+        if path.startswith("file:"):
+            path = path[len("file:") :]
+            path = "/" + path.lstrip("/") if path.startswith("//") else path
+        return Path(os.path.expanduser(path))
+
+    def hasConfidenceCol(self) -> bool:
+        return self.isDefined(self.confidenceCol) and bool(self.getConfidenceCol())
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        input_col = self.getInputCol()
+        self._check_input(dataset, input_col)
+        spark = dataset.sparkSession
+        digest, files = _ship_model(spark, self.resolvedModelPath())
+        spec = ModelSpec(digest, self.getBackend(), self.getDevice(), self.getMaxPixels())
+        recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads())
+        error_col = self.getInputErrorCol()
+        upstream = (
+            dataset[error_col]
+            if error_col in dataset.columns and isinstance(dataset.schema[error_col].dataType, StringType)
+            else F.lit(None).cast("string")
+        )
+        tmp = f"__sparkhtr_{self.uid}"
+        result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
+        result = result.withColumn(self.getOutputCol(), F.col(tmp).getField("text"))
+        if self.hasConfidenceCol():
+            result = result.withColumn(self.getConfidenceCol(), F.col(tmp).getField("confidence"))
+        return result.withColumn(self.getErrorCol(), F.col(tmp).getField("error")).drop(tmp)
+
+    @staticmethod
+    def _check_input(dataset: DataFrame, input_col: str) -> None:
+        if input_col not in dataset.columns:
+            raise ValueError(
+                f"ImageHandwrittenTextRecognizer: no column {input_col!r} (columns: {', '.join(dataset.columns)})"
+            )
+        data_type = dataset.schema[input_col].dataType
+        needed = {"height", "width", "mode", "data"}
+        if not isinstance(data_type, StructType) or not needed <= set(data_type.fieldNames()):
+            raise ValueError(
+                f"ImageHandwrittenTextRecognizer: column {input_col!r} is {data_type.simpleString()}, not an image "
+                "struct; decode files first with BinaryToImage, or read them with spark.read.format('image')"
+            )
+
+    def write(self) -> RecognizerWriter:
+        return RecognizerWriter(self)
+
+    @classmethod
+    def read(cls) -> RecognizerReader:
+        return RecognizerReader(cls)

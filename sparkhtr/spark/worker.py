@@ -1,0 +1,171 @@
+"""What runs inside a Python worker: the per-process model cache and the recognition of one Arrow batch.
+
+Why the model travels as bytes: executors on a cluster do not see the driver's disk, so the
+driver broadcasts the model directory's files once and each Python worker writes them to a temp
+folder and loads them there, once per process (the cache below is keyed by the files' SHA-256,
+the backend and the device). Nothing here imports pyspark at module level except for the task
+context, so the functions can be tested and reused outside a UDF.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sparkhtr.inference.recognizer import Recognizer
+from sparkhtr.io.image import ImageError, ImageLimits
+from sparkhtr.spark.image_struct import IMAGE_FIELDS, struct_to_image
+
+__all__ = ["ModelSpec", "read_model_files", "model_digest", "get_recognizer", "set_task_threads", "recognize_frame"]
+
+_RECOGNIZERS: dict[tuple[str, str, str | None], Recognizer] = {}
+_MODEL_DIRS: dict[str, Path] = {}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a worker needs to build its recognizer; small and picklable (the files are broadcast)."""
+
+    digest: str  # SHA-256 of the model files: the cache key
+    backend: str = "torch"
+    device: str | None = None
+    max_pixels: int = 50_000_000
+
+
+def read_model_files(directory: str | Path) -> dict[str, bytes]:
+    """The model directory's plain files (config, weights, card...), by name; hidden files are skipped."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such model directory")
+    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and not p.name.startswith(".")}
+    if not files:
+        raise FileNotFoundError(f"{directory}: the model directory is empty")
+    return files
+
+
+def model_digest(files: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode("utf-8") + b"\0" + len(files[name]).to_bytes(8, "little"))
+        digest.update(files[name])
+    return digest.hexdigest()
+
+
+def _materialize(digest: str, files: Callable[[], Mapping[str, bytes]]) -> Path:
+    if digest not in _MODEL_DIRS:
+        folder = Path(tempfile.mkdtemp(prefix=f"sparkhtr-model-{digest[:12]}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        for name, content in files().items():
+            (folder / name).write_bytes(content)
+        _MODEL_DIRS[digest] = folder
+    return _MODEL_DIRS[digest]
+
+
+def get_recognizer(spec: ModelSpec, files: Callable[[], Mapping[str, bytes]]) -> Recognizer:
+    """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
+    key = (spec.digest, spec.backend, spec.device)
+    if key not in _RECOGNIZERS:
+        folder = _materialize(spec.digest, files)
+        _RECOGNIZERS[key] = Recognizer.load(
+            folder, device=spec.device, backend=spec.backend, limits=ImageLimits(max_pixels=spec.max_pixels)
+        )
+    return _RECOGNIZERS[key]
+
+
+def set_task_threads(num_threads: int) -> int:
+    """Match torch's intra-op threads to the task: ``num_threads``, or spark.task.cpus when 0."""
+    import torch
+
+    if num_threads <= 0:
+        try:
+            from pyspark import TaskContext
+
+            context = TaskContext.get()
+            num_threads = context.cpus() if context is not None else 1
+        except Exception:  # an older or stripped-down pyspark: stay safe with one thread
+            num_threads = 1
+    num_threads = max(1, int(num_threads))
+    if torch.get_num_threads() != num_threads:
+        torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def _records(images: pd.DataFrame) -> list[dict[str, Any] | None]:
+    """pandas rows of the struct column -> dicts; a null struct arrives as a row of nulls."""
+    fields = [f for f in IMAGE_FIELDS if f in images.columns]
+    records: list[dict[str, Any] | None] = []
+    for values in zip(*(images[f] for f in fields), strict=True) if fields else [() for _ in range(len(images))]:
+        record = dict(zip(fields, values, strict=True))
+        records.append(None if all(v is None or (isinstance(v, float) and v != v) for v in values) else record)
+    return records
+
+
+def recognize_frame(
+    recognizer: Recognizer,
+    images: pd.DataFrame,
+    upstream_errors: pd.Series | None,
+    batch_size: int,
+    chunk_size: int | None = None,
+) -> pd.DataFrame:
+    """Recognize one Arrow batch of image structs -> columns text, confidence, error (same rows, same order).
+
+    Rows are decoded and recognized ``chunk_size`` at a time (lines of similar width share a
+    forward pass inside a chunk) so that memory stays bounded whatever Arrow's batch size is.
+    """
+    records = _records(images)
+    count = len(records)
+    texts: list[str | None] = [None] * count
+    confidences: list[float | None] = [None] * count
+    errors: list[str | None] = [None] * count
+    upstream: Sequence[Any] = list(upstream_errors) if upstream_errors is not None else [None] * count
+    chunk_size = chunk_size or max(8 * batch_size, 64)
+    for start in range(0, count, chunk_size):
+        rows: list[int] = []
+        decoded = []
+        for i in range(start, min(start + chunk_size, count)):
+            try:
+                decoded.append(struct_to_image(records[i], recognizer.limits))
+                rows.append(i)
+            except ImageError as exc:
+                errors[i] = upstream[i] if isinstance(upstream[i], str) and upstream[i] else str(exc)
+        results = _recognize_safely(recognizer, decoded, [records[i] for i in rows], batch_size)
+        for i, result in zip(rows, results, strict=True):
+            texts[i], confidences[i], errors[i] = result
+    return pd.DataFrame({"text": texts, "confidence": confidences, "error": errors})
+
+
+def _recognize_safely(
+    recognizer: Recognizer, images: list[Any], records: list[dict[str, Any] | None], batch_size: int
+) -> list[tuple[str | None, float | None, str | None]]:
+    """Recognize a chunk; if the batch fails, retry line by line so only the guilty line gets an error."""
+    if not images:
+        return []
+    try:
+        results = recognizer.recognize(images, batch_size=batch_size, on_error="return")
+        return [(r.text, r.confidence, _named(r.error, record)) for r, record in zip(results, records, strict=True)]
+    except Exception:  # fall back to one line at a time to isolate the failure
+        pass
+    out: list[tuple[str | None, float | None, str | None]] = []
+    for image, record in zip(images, records, strict=True):
+        try:
+            result = recognizer.recognize(image, batch_size=1, on_error="return")
+            out.append((result.text, result.confidence, _named(result.error, record)))
+        except Exception as exc:  # one bad line must not fail the job
+            out.append((None, None, _named(f"recognition failed: {type(exc).__name__}: {exc}", record)))
+    return out
+
+
+def _named(error: str | None, record: dict[str, Any] | None) -> str | None:
+    """Prefix a message with the row's origin, so every error names its file."""
+    if error is None:
+        return None
+    origin = (record or {}).get("origin") or "<image without origin>"
+    return error if error.startswith(f"{origin}:") else f"{origin}: {error}"

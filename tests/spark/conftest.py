@@ -1,0 +1,84 @@
+"""One real local Spark session for the whole test run, a small random-weight model and real line images.
+
+Why one session: a JVM takes seconds to start, so every Spark test shares it. It binds to loopback
+only (SPARK_LOCAL_IP must be set before the JVM starts) and runs its Python workers with this
+interpreter, where sparkhtr is installed. The model has random weights: the tests check plumbing
+against ``Recognizer.recognize`` on the same images, never a hard-coded text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyspark")
+pytest.importorskip("pyarrow")
+
+import torch  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
+
+from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture  # noqa: E402
+from sparkhtr.model.files import build_model, save_model  # noqa: E402
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ["PYSPARK_PYTHON"] = sys.executable
+os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+
+LINES = Path("/work/shared/data/copiste_dun_jour_fr/lines")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CHARSET = list(" '-.,:;!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéèêàçù")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("sparkhtr-tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A span_quarter model with random (seeded) weights, saved as a model directory."""
+    torch.manual_seed(0)
+    config = ModelConfig(architecture("span_quarter"), CHARSET, PreprocessingConfig(), {"purpose": "spark tests"})
+    model = build_model(config).eval()
+    return save_model(tmp_path_factory.mktemp("model") / "span_quarter_random", model, config)
+
+
+def _source_lines(count: int) -> list[Path]:
+    manifest = LINES.parent / "manifest.tsv"
+    if manifest.is_file():
+        rows = [line.split("\t") for line in manifest.read_text("utf-8").splitlines()[1:]]
+        ids = [row[0] for row in rows if len(row) > 5 and row[5] == "val"]
+        paths = [LINES / f"{i}.png" for i in ids if (LINES / f"{i}.png").is_file()]
+        if len(paths) >= count:
+            step = len(paths) // count  # spread over the split: printed and handwritten, short and long
+            return paths[::step][:count]
+    paths = sorted(EXAMPLES.glob("*.png"))
+    if not paths:
+        pytest.skip("no line images: neither the Copiste data nor examples/ are here")
+    return (paths * count)[:count]
+
+
+@pytest.fixture(scope="session")
+def line_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six real line images copied into a folder of their own."""
+    folder = tmp_path_factory.mktemp("lines")
+    for i, path in enumerate(_source_lines(6)):
+        shutil.copy(path, folder / f"line_{i}_{path.name}")
+    return folder
