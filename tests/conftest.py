@@ -1,0 +1,71 @@
+"""Shared fixtures: real Copiste line images from ../shared, and real model directories."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
+from sparkhtr.model.files import build_model, save_model
+from sparkhtr.text.charset import LATIN_CHARSET
+
+REPO = Path(__file__).resolve().parents[1]
+COPISTE = REPO.parent / "shared" / "data" / "copiste_dun_jour_fr"
+
+
+def _manifest() -> list[dict[str, str]]:
+    with (COPISTE / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+@pytest.fixture(scope="session")
+def copiste_dir() -> Path:
+    if not COPISTE.is_dir():
+        pytest.fail(f"{COPISTE} is missing: the tests read real line images from ../shared/data")
+    return COPISTE
+
+
+@pytest.fixture(scope="session")
+def val_lines(copiste_dir: Path) -> list[Path]:
+    """Twelve real validation line images."""
+    rows = [r for r in _manifest() if r["split"] == "val"][:12]
+    return [copiste_dir / "lines" / f"{r['id']}.png" for r in rows]
+
+
+@pytest.fixture(scope="session")
+def small_dataset(copiste_dir: Path, tmp_path_factory) -> Path:
+    """A folder dataset of 48 train and 8 val Copiste lines, with its manifest."""
+    root = tmp_path_factory.mktemp("copiste_small")
+    (root / "lines").mkdir()
+    rows = [r for r in _manifest() if r["split"] == "train"][:48] + [r for r in _manifest() if r["split"] == "val"][:8]
+    for row in rows:
+        for suffix in (".png", ".txt"):
+            shutil.copy(copiste_dir / "lines" / f"{row['id']}{suffix}", root / "lines")
+    with (root / "manifest.tsv").open("w", encoding="utf-8") as handle:
+        handle.write("id\tsplit\n" + "".join(f"{r['id']}\t{r['split']}\n" for r in rows))
+    return root
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory) -> Path:
+    """A real model directory: a quarter-width SPAN with random weights and the Latin charset."""
+    config = ModelConfig(architecture("span_quarter"), list(LATIN_CHARSET), PreprocessingConfig(line_height=48))
+    return save_model(tmp_path_factory.mktemp("random_model"), build_model(config), config)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(small_dataset: Path, tmp_path_factory) -> Path:
+    """A model trained for a few steps on real lines through the library's own training loop."""
+    from sparkhtr.train.config import load_train_config
+    from sparkhtr.train.loop import train
+
+    out = tmp_path_factory.mktemp("trained") / "model"
+    config = load_train_config(
+        None, out=str(out), train=[str(small_dataset)], val=str(small_dataset), architecture="span_quarter",
+        line_height=32, steps=40, batch_size=4, eval_every=40, checkpoint_every=20, augment_p=0.0, workers=0,
+        warmup_steps=5, lr=2e-3, charset="data", seed=3,
+    )
+    return train(config, progress=False)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from sparkhtr.text.charset import LATIN_CHARSET, Charset, normalize_text, read_charset_file
+from sparkhtr.text.ctc import greedy_decode
+from sparkhtr.text.metrics import corpus_scores, punctuation_tokens
+
+
+def _log_probs(path: list[int], classes: int, sure: float = 0.9) -> np.ndarray:
+    probs = np.full((len(path), classes), (1 - sure) / (classes - 1))
+    probs[np.arange(len(path)), path] = sure
+    return np.log(probs)
+
+
+def test_greedy_decode_merges_repeats_and_drops_blanks():
+    blank = 3
+    line = greedy_decode(_log_probs([0, 0, 3, 0, 1, 1, 3, 3, 2], 4), blank)
+    assert [c.label for c in line.chars] == [0, 0, 1, 2]
+    assert [(c.first_frame, c.last_frame) for c in line.chars] == [(0, 1), (3, 3), (4, 5), (8, 8)]
+    assert line.confidence == pytest.approx(0.9)
+
+
+def test_confidence_follows_probabilities():
+    assert greedy_decode(_log_probs([0, 1], 3, sure=0.5), 2).chars[0].confidence == pytest.approx(0.5)
+    assert greedy_decode(np.zeros((0, 3)), 2).chars == []
+
+
+def test_charset_codec_and_errors(tmp_path):
+    charset = Charset.from_texts(["ba c", "a"])
+    assert charset.chars == [" ", "a", "b", "c"] and charset.blank == 4
+    assert charset.decode(charset.encode("cab")) == "cab"
+    with pytest.raises(KeyError, match="'z'"):
+        charset.encode("az")
+    assert charset.missing("abz!") == {"z", "!"}
+    (tmp_path / "chars.txt").write_text("a\n \nb\n", "utf-8")
+    assert read_charset_file(tmp_path / "chars.txt") == ["a", " ", "b"]
+    (tmp_path / "chars.json").write_text('["x", "é"]', "utf-8")
+    assert read_charset_file(tmp_path / "chars.json") == ["x", "é"]
+
+
+def test_latin_charset_covers_english_french_german():
+    assert set("Grüße, l'été à Noël: «ça» — 3,50 €!") <= set(LATIN_CHARSET)
+    assert normalize_text(" e\u0301te\u0301 \n  x ") == "été x"
+
+
+def test_metrics_as_span_computes_them():
+    scores = corpus_scores([("le chat.", "le chat ."), ("abc", "abd")])
+    assert scores["cer"] == pytest.approx(2 / 11)  # one insertion + one substitution over 8 + 3 characters
+    assert scores["wer"] == pytest.approx(3 / 3)  # "chat." vs "chat" "." : 1 sub + 1 ins, "abc" vs "abd": 1 sub
+    assert scores["wer_punctuation_split"] == pytest.approx(1 / 4)
+    assert punctuation_tokens("l'été, (oui)") == ["l", "'", "été", ",", "(", "oui", ")"]
