@@ -1,0 +1,166 @@
+"""Run an exported model (see ``sparkhtr.model.onnx_export``) with onnxruntime.
+
+Why a separate backend: onnxruntime is small (about 80 MB against torch's 750 MB), starts fast and
+was faster than torch fp32 on the CPUs we measured (benchmarks/README.md), so servers and Spark
+executors can recognize lines without torch's compute. The .onnx file carries the model config, so
+it is a complete recognizer by itself.
+
+Threads: by default a session uses every core this process may run on, except where
+``OMP_NUM_THREADS`` is set, which it follows: Spark sets it to 1 in its Python workers, where each
+task should use one core (spark.task.cpus=1), as several multi-threaded tasks per machine slow
+each other down. Pass ``num_threads`` to choose explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sparkhtr.model.config import ModelConfig
+from sparkhtr.model.files import ModelFileError
+from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE
+
+__all__ = ["OnnxBackend", "load_onnx_backend", "read_onnx_config", "resolve_onnx_path", "default_num_threads"]
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError("the ONNX backend needs onnxruntime: pip install 'sparkhtr[onnx]'") from exc
+    return onnxruntime
+
+
+def default_num_threads() -> int:
+    """``OMP_NUM_THREADS`` when set (Spark workers set 1), else the cores this process may use."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def resolve_onnx_path(path: str | Path) -> Path:
+    """An .onnx file as given, or ``model.onnx`` inside a model directory."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / ONNX_FILE
+        if not candidate.is_file():
+            raise ModelFileError(
+                f"{path}: no {ONNX_FILE} in this model directory; create it with "
+                f"`sparkhtr export-onnx {path} {candidate}`"
+            )
+        return candidate
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such ONNX file or model directory")
+    return path
+
+
+def _providers(device: str | None) -> list[str]:
+    if device is None or device == "cpu":
+        return ["CPUExecutionProvider"]
+    if str(device).startswith("cuda"):
+        available = _onnxruntime().get_available_providers()
+        if "CUDAExecutionProvider" not in available:
+            raise RuntimeError(
+                f"device {device!r} was asked for but onnxruntime has no CUDA provider "
+                f"(available: {', '.join(available)}); install onnxruntime-gpu"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+
+
+def _provider_options(device: str | None) -> list[dict[str, str]] | None:
+    if device is not None and str(device).startswith("cuda:"):
+        return [{"device_id": str(device).split(":", 1)[1]}, {}]
+    return None
+
+
+class OnnxBackend:
+    """An onnxruntime session over an exported model: the Backend protocol of ``backends.py``.
+
+    Args:
+        model: path of an .onnx file, or its bytes.
+        device: "cpu" (default), "cuda" or "cuda:N" (needs onnxruntime-gpu).
+        num_threads: intra-op threads; default ``default_num_threads()``.
+    """
+
+    def __init__(self, model: str | Path | bytes, device: str | None = None, num_threads: int | None = None) -> None:
+        self._model = model if isinstance(model, bytes) else str(model)
+        if num_threads is not None and num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        self.num_threads = num_threads or default_num_threads()
+        self.device = device or "cpu"
+        self.session = self._session(self.device)
+
+    def _session(self, device: str):
+        ort = _onnxruntime()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.num_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return _open_session(self._model, options, _providers(device), _provider_options(device))
+
+    def to(self, device: str) -> None:
+        if device != self.device:
+            self.session = self._session(device)
+            self.device = device
+
+    def __call__(
+        self, images: torch.Tensor | np.ndarray, sizes: torch.Tensor | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        images = images.numpy() if isinstance(images, torch.Tensor) else images
+        sizes = sizes.numpy() if isinstance(sizes, torch.Tensor) else sizes
+        log_probs, frames = self.session.run(
+            None,
+            {
+                "images": np.ascontiguousarray(images, dtype=np.float32),
+                "sizes": np.ascontiguousarray(sizes, dtype=np.int64),
+            },
+        )
+        return log_probs, frames
+
+
+def _open_session(model: str | bytes, options, providers: list[str], provider_options: list[dict] | None = None):
+    try:
+        return _onnxruntime().InferenceSession(model, options, providers=providers, provider_options=provider_options)
+    except Exception as exc:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) share no public base class
+        name = "<ONNX bytes>" if isinstance(model, bytes) else model
+        raise ModelFileError(f"{name}: onnxruntime cannot load it: {exc}") from exc
+
+
+def read_onnx_config(path: str | Path) -> ModelConfig:
+    """The ModelConfig stored in an exported file's metadata (the file or its model directory)."""
+    path = resolve_onnx_path(path)
+    options = _onnxruntime().SessionOptions()
+    options.graph_optimization_level = _onnxruntime().GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = _open_session(str(path), options, ["CPUExecutionProvider"])
+    return _config_from(session, path)
+
+
+def _config_from(session, path: Path) -> ModelConfig:
+    metadata = session.get_modelmeta().custom_metadata_map
+    if CONFIG_METADATA_KEY not in metadata:
+        raise ModelFileError(
+            f"{path}: not a sparkhtr ONNX model (no {CONFIG_METADATA_KEY!r} metadata); "
+            "export it with `sparkhtr export-onnx`"
+        )
+    try:
+        return ModelConfig.from_dict(json.loads(metadata[CONFIG_METADATA_KEY]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: the embedded model config is not valid: {exc}") from exc
+
+
+def load_onnx_backend(
+    path: str | Path, device: str | None = None, num_threads: int | None = None
+) -> tuple[OnnxBackend, ModelConfig]:
+    """A backend and its config from an .onnx file, or from a model directory holding ``model.onnx``."""
+    onnx_path = resolve_onnx_path(path)
+    backend = OnnxBackend(onnx_path, device, num_threads)
+    return backend, _config_from(backend.session, onnx_path)
