@@ -6,9 +6,10 @@ The corpus is PAGE XML, one file per page in ``page/`` next to the JPEG pages, i
 
 This is the PAGE reader (``sparkhtr.data.readers.pagexml``: bounding box of ``Coords``, first ``TextEquiv``,
 empty lines skipped) plus what SPAN does for this corpus: the hyphenation mark ``¬`` is dropped from the text, and
-the split comes from the folder names. The nearest folder above each XML (``page`` itself excepted, ``path``
-included) whose name has a word starting with "train", "val"/"valid" or "test" decides it: ``Training`` -> train,
-``Validation`` -> val, ``Test-ICFHR-2016`` -> test. XML files under no such folder are skipped (``no-split``).
+the split comes from the folder names. The nearest folder above each XML (``page`` itself excepted) whose name has
+a word starting with "train", "val"/"valid" or "test" decides it: ``Training`` -> train, ``Validation`` -> val,
+``Test-ICFHR-2016`` -> test. ``path``'s own name counts only for files directly in it or in its ``page/`` (so
+``path`` may be one set folder). XML files under no such folder are skipped (``no-split``).
 
 Skips follow ``sparkhtr.data.readers._common``: ``report=[]`` collects one line per skipped item; malformed XML
 files are skipped with a ``ReaderWarning``; ``check_images`` as in the PAGE reader.
@@ -42,16 +43,21 @@ def _split_of_name(name: str) -> str | None:
 
 
 def split_from_folder(xml_path: Path, root: Path) -> str | None:
-    """Split named by the nearest folder between ``xml_path`` and ``root`` (both ends included), or None."""
+    """Split named by the nearest folder between ``xml_path`` and ``root``, or None.
+
+    ``root``'s own name counts only when the file sits in ``root`` or ``root/page`` (``root`` is a set folder),
+    so a dataset kept under, say, ``/data/test_runs/`` is not all taken for test.
+    """
     folder = xml_path.parent
-    while True:
+    while folder != root and folder != folder.parent:
         if folder.name.lower() != "page":
             split = _split_of_name(folder.name)
             if split is not None:
                 return split
-        if folder == root or folder == folder.parent:
-            return None
         folder = folder.parent
+    if xml_path.parent in (root, root / "page"):
+        return _split_of_name(root.name)
+    return None
 
 
 def read_read2016(
