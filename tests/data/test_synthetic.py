@@ -1,0 +1,170 @@
+"""Synthetic lines: font coverage is trusted, items are reproducible, labels match what is drawn."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fontTools")
+pytest.importorskip("wordfreq")
+
+from sparkhtr.data.sample import LineSample  # noqa: E402
+from sparkhtr.data.synthetic import (  # noqa: E402
+    FontBank,
+    SyntheticLines,
+    TextSource,
+    preview_grid,
+)
+
+FONTS = Path("/work/shared/fonts")
+pytestmark = pytest.mark.skipif(not FONTS.is_dir(), reason="handwriting fonts not available")
+
+
+@pytest.fixture(scope="module")
+def bank() -> FontBank:
+    return FontBank(FONTS)
+
+
+@pytest.fixture(scope="module")
+def lines(bank: FontBank) -> SyntheticLines:
+    return SyntheticLines(FONTS, size=1000, seed=7, bank=bank)
+
+
+def test_display_scripts_excluded_by_default(bank: FontBank) -> None:
+    assert len(bank) >= 12
+    keys = " ".join(bank.names).lower()
+    assert "lobster" not in keys and "leckerli" not in keys and "kaushan" not in keys
+    everything = FontBank(FONTS, exclude=())
+    assert len(everything) == len(bank) + 3
+
+
+def test_coverage_from_cmap(bank: FontBank) -> None:
+    for name in ("Breip", "Kristi"):
+        font = bank.index(name)
+        assert bank.covers(font, "a") and bank.covers(font, "é")
+        assert not bank.covers(font, "œ") and not bank.covers(font, "Œ")
+        assert bank.missing(font, "sœur et cœur") == {"œ"}
+    ecolier = bank.index("Ecolier court")
+    assert not bank.covers(ecolier, "ß")
+    assert not bank.covers(bank.index("Caveat"), "中")
+    assert bank.index("Caveat") not in bank.covering("un œuf 中")
+
+
+def test_glyph_without_ink_is_missing(bank: FontBank) -> None:
+    ecolier = bank.index("Ecolier court")
+    assert ord("^") in bank.fonts[ecolier].cmap  # mapped, but the glyph draws nothing
+    assert not bank.covers(ecolier, "^")
+    assert bank.covers(ecolier, " ")
+
+
+def test_blacklisted_lookalikes(bank: FontBank) -> None:
+    shadows = bank.index("Shadows Into Light")
+    assert not bank.covers(shadows, "&") and not bank.covers(shadows, "ß")
+    for name in ("Cedarville Cursive", "La Belle Aurore", "Reenie Beanie", "Nothing You Could Do"):
+        assert not bank.covers(bank.index(name), "&")
+    assert bank.covers(bank.index("Dancing Script"), "&")
+    assert bank.covers(bank.index("Dancing Script"), "ß")
+
+
+def test_text_source_is_deterministic_and_bounded() -> None:
+    a = TextSource(("en", "fr", "de"), seed=3)
+    b = TextSource(("en", "fr", "de"), seed=3)
+    texts = [a.line() for _ in range(300)]
+    assert texts == [b.line() for _ in range(300)]
+    assert all(5 <= len(t) <= 70 for t in texts)
+    assert all(t == " ".join(t.split()) for t in texts)
+    joined = "".join(texts)
+    assert any(c.isdigit() for c in joined)
+    assert any(c.isupper() for c in joined)
+    assert set(",.") <= set(joined)
+    assert len(set(texts)) > 290
+
+
+def test_text_source_charset_and_extra_texts() -> None:
+    charset = set("abcdefghijklmnopqrstuvwxyz ,.")
+    source = TextSource(("fr",), seed=1, charset=charset)
+    for _ in range(200):
+        assert set(source.line()) <= charset
+    extra = ["la fédération du laos de football est une association regroupant les clubs"]
+    mixed = TextSource(("en",), seed=2, extra_texts=extra, extra_ratio=1.0, max_chars=30)
+    for _ in range(20):
+        line = mixed.line()
+        assert line in extra[0] and len(line) <= 30
+
+
+def test_items_are_deterministic(bank: FontBank, lines: SyntheticLines) -> None:
+    again = SyntheticLines(FONTS, size=1000, seed=7, bank=FontBank(FONTS))
+    for i in (0, 5, 999):
+        a, b = lines[i], again[i]
+        assert isinstance(a, LineSample)
+        assert (a.id, a.split) == (f"synth-{i}", "train")
+        assert a.text == b.text
+        assert np.array_equal(np.asarray(a.image()), np.asarray(b.image()))
+        assert np.array_equal(np.asarray(a.image()), np.asarray(a.image()))
+    other_seed = SyntheticLines(FONTS, size=1000, seed=8, bank=bank)
+    assert [lines[i].text for i in range(10)] != [other_seed[i].text for i in range(10)]
+    assert lines[-1].id == "synth-999"
+    with pytest.raises(IndexError):
+        lines[1000]
+
+
+def test_images_have_ink_and_sane_size(lines: SyntheticLines) -> None:
+    for i in range(25):
+        sample = lines[i]
+        image = sample.image()
+        assert isinstance(image, Image.Image) and image.mode == "L"
+        assert 30 <= image.height <= 200, image.size
+        assert image.width >= 10
+        a = np.asarray(image, dtype=np.int16)
+        paper = np.median(a)
+        assert paper - np.percentile(a, 0.5) > 40, f"{sample.id} has no visible ink"
+
+
+def test_label_is_drawable_by_its_font(bank: FontBank, lines: SyntheticLines) -> None:
+    for i in range(200):
+        text, font, _ = lines.plan(i)
+        assert text and text == " ".join(text.split())
+        assert not bank.missing(font, text), (i, bank.fonts[font].family, text)
+
+
+def test_charset_restricts_every_label(bank: FontBank) -> None:
+    charset = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,'-&ß")
+    lines = SyntheticLines(FONTS, size=300, seed=0, charset=charset, bank=bank)
+    for i in range(300):
+        sample = lines[i]
+        assert set(sample.text) <= charset, sample.text
+        assert sample.text
+    sample = lines[3]
+    assert sample.image().mode == "L"
+
+
+def test_uncoverable_text_is_reduced_not_mislabelled(bank: FontBank) -> None:
+    lines = SyntheticLines(FONTS, size=50, seed=0, bank=bank, extra_texts=["un œuf 中文 &"], extra_ratio=1.0)
+    for i in range(50):
+        text, font, _ = lines.plan(i)
+        assert "中" not in text and "文" not in text
+        assert not bank.missing(font, text)
+
+
+def test_render_is_varied_and_reproducible(bank: FontBank) -> None:
+    from sparkhtr.data.synthetic import LineRenderer
+
+    renderer = LineRenderer(bank)
+    font = bank.index("Caveat")
+    a = renderer.render("Hello world", font, random.Random(1))
+    b = renderer.render("Hello world", font, random.Random(1))
+    c = renderer.render("Hello world", font, random.Random(2))
+    assert a.tobytes() == b.tobytes()
+    assert a.size != c.size or a.tobytes() != c.tobytes()
+    with pytest.raises(ValueError):
+        renderer.render("   ", font, random.Random(1))
+
+
+def test_preview_grid(tmp_path: Path, lines: SyntheticLines) -> None:
+    out = preview_grid([lines[i] for i in range(4)], tmp_path / "grid.png")
+    image = Image.open(out)
+    assert image.mode == "L" and image.height >= 4 * 72
