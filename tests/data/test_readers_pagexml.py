@@ -134,14 +134,19 @@ def test_page_2009_point_elements_and_missing_ids(tmp_path: Path) -> None:
 
 def test_image_lookup_url_image_dir_and_stem(tmp_path: Path) -> None:
     images = tmp_path / "scans"
-    for name in ("a.png", "b.png", "c.jpg"):
+    for name in ("a.png", "b.png", "c.jpg", "d.png"):
         _page_image(images / name, mode="RGB")
     body = '<TextRegion id="r">' + _line("l", POLYGONS[1], "text") + "</TextRegion>"
     _page_xml(tmp_path / "xml" / "a.xml", NS_2019, (images / "a.png").as_uri(), body)  # file:// URL
     _page_xml(tmp_path / "xml" / "b.xml", NS_2019, "C:\\scans\\b.png", body)  # Windows path: found by name
     _page_xml(tmp_path / "xml" / "c.xml", NS_2019, "", body)  # no file name: the image with the XML's stem
+    _page_xml(tmp_path / "xml" / "d.xml", NS_2019, "D.PNG", body)  # case differs: found by the name index
     samples = read_pagexml(tmp_path / "xml", image_dir=images)
-    assert [s.id for s in samples] == ["a_l", "b_l", "c_l"]
+    assert [s.id for s in samples] == ["a_l", "b_l", "c_l", "d_l"]
+    assert samples[3].load.path == images / "d.png"
+    _page_image(tmp_path / "layout" / "e.png")
+    _page_xml(tmp_path / "layout" / "page" / "e.xml", NS_2019, "E.PNG", body)  # page/ layout, case differs
+    assert read_pagexml(tmp_path / "layout" / "page" / "e.xml")[0].load.path == tmp_path / "layout" / "e.png"
     for sample in samples:
         crop = sample.load()
         assert crop.mode == "RGB" and crop.size == (300, 40)

@@ -247,16 +247,16 @@ class ImageResolver:
     """Finds the image an XML file names, wherever the corpus was unpacked.
 
     Tried in order: the name as given (absolute, or relative to the XML's folder, its parent folder -- PAGE's usual
-    ``page/`` layout -- and ``image_dir``), then the bare file name in those folders, then a by-name index of the
-    image files under ``search_root``, then under the XML's folder (built once, on first need; used only when the
-    name is unique there or one match sits under the folder above the XML). A missing name means "the image with
-    the XML's stem".
+    ``page/`` layout -- and ``image_dir``), then the bare file name in those folders; then, ignoring case, the image
+    files in those folders and in the trees under ``search_roots`` and ``image_dir`` (indexed once, on first need;
+    a name must be unique there, or have one match under the folder above the XML). A missing name means "the image
+    with the XML's stem".
     """
 
-    def __init__(self, search_root: Path | None = None, image_dir: Path | None = None) -> None:
-        self.search_root = search_root
+    def __init__(self, search_roots: Iterable[Path] = (), image_dir: Path | None = None) -> None:
+        self.search_roots = list(dict.fromkeys(search_roots))
         self.image_dir = image_dir
-        self._indexes: dict[Path, dict[str, list[Path]]] = {}
+        self._indexes: dict[tuple[Path, bool], dict[str, list[Path]]] = {}
 
     def resolve(self, name: str | None, xml_path: Path) -> Path:
         """The first existing candidate; if none exists, the most likely path (for error messages)."""
@@ -264,7 +264,8 @@ class ImageResolver:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        found = self._from_index(Path(self._clean(name)).name if name else None, xml_path)
+        basename = Path(self._clean(name)).name if name and name.strip() else None
+        found = self._from_index(basename, xml_path)
         return found if found is not None else candidates[0]
 
     @staticmethod
@@ -296,32 +297,42 @@ class ImageResolver:
         seen: set[Path] = set()
         return [p for p in out if not (p in seen or seen.add(p))]
 
-    def _index_of(self, root: Path) -> dict[str, list[Path]]:
-        if root not in self._indexes:
+    def _index_of(self, root: Path, recursive: bool) -> dict[str, list[Path]]:
+        key = (root, recursive)
+        if key not in self._indexes:
             index: dict[str, list[Path]] = {}
-            for folder, _, files in os.walk(root):
+            walk = os.walk(root) if recursive else [(str(root), [], _list_files(root))]
+            for folder, _, files in walk:
                 for f in files:
                     if f.lower().endswith(IMAGE_SUFFIXES):
-                        index.setdefault(f, []).append(Path(folder) / f)
-            self._indexes[root] = index
-        return self._indexes[root]
+                        index.setdefault(f.lower(), []).append(Path(folder) / f)
+            self._indexes[key] = index
+        return self._indexes[key]
 
     def _from_index(self, basename: str | None, xml_path: Path) -> Path | None:
-        roots = [r for r in (self.search_root, xml_path.parent) if r is not None]
-        if len(roots) == 2 and (roots[1] == roots[0] or roots[0] in roots[1].parents):
-            roots = roots[:1]
-        for root in roots:
-            index = self._index_of(root)
+        # Nearest first: the candidate folders themselves, then the trees under the search root and image_dir.
+        roots = [(d, False) for d in self._dirs(xml_path)]
+        trees = self.search_roots + ([self.image_dir] if self.image_dir is not None else [])
+        roots += [(r, True) for r in trees]
+        for root, recursive in roots:
+            index = self._index_of(root, recursive)
             if basename is None:
-                matches = [p for s in IMAGE_SUFFIXES for p in index.get(xml_path.stem + s, [])]
+                matches = [p for s in IMAGE_SUFFIXES for p in index.get(xml_path.stem.lower() + s, [])]
             else:
-                matches = index.get(basename, [])
+                matches = index.get(basename.lower(), [])
             if len(matches) == 1:
                 return matches[0]
             near = [p for p in matches if xml_path.parent.parent in p.parents]
             if len(near) == 1:
                 return near[0]
         return None
+
+
+def _list_files(folder: Path) -> list[str]:
+    try:
+        return [entry.name for entry in os.scandir(folder) if entry.is_file()]
+    except OSError:
+        return []
 
 
 # --- lazy loaders: small picklable callables, so samples can cross to DataLoader workers ------------------------------

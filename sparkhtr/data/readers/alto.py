@@ -120,7 +120,7 @@ def read_alto(
     files = page_files(path)
     if not files:
         raise FileNotFoundError(f"ALTO: no .xml files under {path}")
-    resolver = ImageResolver(path if path.is_dir() else path.parent, Path(image_dir) if image_dir else None)
+    resolver = ImageResolver([path if path.is_dir() else path.parent], Path(image_dir) if image_dir else None)
     checker = PageChecker(check_images)
     skips = Skips(report)
     unique = UniqueIds()

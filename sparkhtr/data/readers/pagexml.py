@@ -170,7 +170,7 @@ def read_pagexml(
     if not files:
         raise FileNotFoundError(f"PAGE: no .xml files under {path}")
     root = path if path.is_dir() else path.parent
-    resolver = ImageResolver(root, Path(image_dir) if image_dir is not None else None)
+    resolver = ImageResolver([root], Path(image_dir) if image_dir is not None else None)
     return read_page_files(
         [(f, split) for f in files],
         drop_chars=drop_chars,

@@ -82,5 +82,5 @@ def read_read2016(
             skips.add("no-split", xml_path.name, xml_path, "no train/validation/test folder above it")
             continue
         labelled.append((xml_path, split))
-    resolver = ImageResolver(root, Path(image_dir) if image_dir is not None else None)
+    resolver = ImageResolver([root], Path(image_dir) if image_dir is not None else None)
     return read_page_files(labelled, drop_chars=drop_chars, resolver=resolver, check_images=check_images, skips=skips)

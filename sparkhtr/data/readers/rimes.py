@@ -127,7 +127,8 @@ def read_rimes(
     if train is None and test is None:
         raise FileNotFoundError(f"RIMES: neither {TRAIN_XML_NAMES[0]} nor {TEST_XML_NAMES[0]} in {root}")
 
-    resolver = ImageResolver(root, Path(image_dir) if image_dir is not None else None)
+    xml_folders = [x.parent for x in (train, test) if x is not None]
+    resolver = ImageResolver([root, *xml_folders], Path(image_dir) if image_dir is not None else None)
     checker = PageChecker(check_images)
     skips = Skips(report)
     unique = UniqueIds()
