@@ -9,6 +9,8 @@ from __future__ import annotations
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
+from sparkhtr.spark.image_struct import ImageType
+
 __all__ = [
     "HasInputOutputCols",
     "HasOriginCol",
@@ -48,19 +50,26 @@ class HasOriginCol(Params):
         return self._set(originCol=value)
 
 
+def _to_image_type(value: object) -> int:
+    """An ImageType member or its int -> the plain int (saved as JSON); anything else is refused."""
+    try:
+        return int(ImageType(int(value)))  # type: ignore[call-overload]
+    except (TypeError, ValueError) as exc:
+        known = ", ".join(f"{t.name}={t.value}" for t in ImageType)
+        raise TypeError(f"{value!r} is not an ImageType ({known})") from exc
+
+
 class HasImageType(Params):
     imageType: Param[int] = Param(
         Params._dummy(), "imageType", "pixel layout of the output image (an ImageType, e.g. TYPE_3BYTE_BGR)",
-        typeConverter=TypeConverters.toInt,
+        typeConverter=_to_image_type,
     )
 
     def getImageType(self) -> int:
         return self.getOrDefault(self.imageType)
 
     def setImageType(self, value: int) -> HasImageType:
-        from sparkhtr.spark.image_struct import ImageType
-
-        return self._set(imageType=int(ImageType(value)))
+        return self._set(imageType=value)
 
 
 class HasErrorCol(Params):

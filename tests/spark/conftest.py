@@ -15,15 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
+from PIL import Image
 
-pytest.importorskip("pyspark")
-pytest.importorskip("pyarrow")
+from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
+from sparkhtr.model.files import build_model, save_model
 
-import torch  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-
-from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture  # noqa: E402
-from sparkhtr.model.files import build_model, save_model  # noqa: E402
+try:
+    from pyspark.sql import SparkSession
+except ImportError:  # the `spark` extra is not installed: these tests cannot run
+    collect_ignore_glob = ["test_*.py"]
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -36,6 +37,7 @@ CHARSET = list(" '-.,:;!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
+    """The shared local[2] session, on loopback, without the web UI."""
     session = (
         SparkSession.builder.master("local[2]")
         .appName("sparkhtr-tests")
@@ -82,3 +84,23 @@ def line_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, path in enumerate(_source_lines(6)):
         shutil.copy(path, folder / f"line_{i}_{path.name}")
     return folder
+
+
+def write_bad_files(folder: Path, good_line: Path) -> dict[str, str]:
+    """Files that must each give an error row, by name -> a word the error message must contain."""
+    data = good_line.read_bytes()
+    (folder / "corrupt.png").write_bytes(data[: len(data) // 2])
+    (folder / "notes.png").write_text("this is not an image\n", "utf-8")
+    # 9000 x 6000 = 54 MP, over the 50 MP default; 1-bit, so it is tiny on disk and quick to write.
+    Image.new("1", (9000, 6000), 1).save(folder / "huge.png")
+    return {"corrupt.png": "decode", "notes.png": "not a readable image", "huge.png": "pixel limit"}
+
+
+@pytest.fixture(scope="session")
+def mixed_dir(tmp_path_factory: pytest.TempPathFactory, line_dir: Path) -> tuple[Path, dict[str, str]]:
+    """The real lines plus a corrupt, a non-image and an oversized file."""
+    folder = tmp_path_factory.mktemp("mixed")
+    for path in sorted(line_dir.iterdir()):
+        shutil.copy(path, folder / path.name)
+    bad = write_bad_files(folder, sorted(line_dir.iterdir())[0])
+    return folder, bad

@@ -1,0 +1,61 @@
+"""Saving and loading: a saved pipeline carries its model and works after the original model is gone."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.ml import PipelineModel
+from pyspark.sql import SparkSession
+
+from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer, ImageType
+
+pytestmark = pytest.mark.spark
+
+
+def _texts(data) -> dict[str, str | None]:
+    return {r.path.rsplit("/", 1)[-1]: r.handwritten_text for r in data.select("path", "handwritten_text").collect()}
+
+
+def test_saved_pipeline_loads_without_the_original_model(
+    spark: SparkSession, model_dir: Path, line_dir: Path, tmp_path: Path
+) -> None:
+    own_model = shutil.copytree(model_dir, tmp_path / "model_to_delete")
+    df = spark.read.format("binaryFile").load(str(line_dir))
+    recognizer = ImageHandwrittenTextRecognizer(modelPath=str(own_model), batchSize=4, confidenceCol="conf")
+    pipeline = PipelineModel(stages=[BinaryToImage(imageType=ImageType.TYPE_BYTE_GRAY), recognizer])
+    before = _texts(pipeline.transform(df))
+    pipeline.save(str(tmp_path / "saved" / "pipeline"))
+
+    shutil.rmtree(own_model)  # as on another machine: the model directory is not there
+    moved = shutil.move(str(tmp_path / "saved" / "pipeline"), str(tmp_path / "moved_pipeline"))
+    loaded = PipelineModel.load(moved)
+
+    binary_to_image, loaded_recognizer = loaded.stages
+    assert isinstance(binary_to_image, BinaryToImage) and binary_to_image.getImageType() == 10
+    assert isinstance(loaded_recognizer, ImageHandwrittenTextRecognizer)
+    assert loaded_recognizer.uid == recognizer.uid
+    assert (loaded_recognizer.getBatchSize(), loaded_recognizer.getConfidenceCol()) == (4, "conf")
+    model_path = Path(loaded_recognizer.getModelPath())
+    assert model_path.is_relative_to(Path(moved).resolve())
+    assert sorted(p.name for p in model_path.iterdir() if not p.name.startswith(".")) == [
+        "config.json", "model.safetensors"
+    ]
+    after = loaded.transform(df)
+    assert "conf" in after.columns
+    assert _texts(after) == before
+    assert all(before.values())
+
+
+def test_recognizer_alone_saves_and_loads(spark: SparkSession, model_dir: Path, tmp_path: Path) -> None:
+    stage = ImageHandwrittenTextRecognizer(modelPath=str(model_dir), errorCol="why", backend="torch", numThreads=2)
+    stage.write().save(str(tmp_path / "stage"))
+    with pytest.raises(Exception, match="already exists"):
+        stage.save(str(tmp_path / "stage"))
+    stage.write().overwrite().save(str(tmp_path / "stage"))
+    loaded = ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))
+    assert (loaded.getErrorCol(), loaded.getBackend(), loaded.getNumThreads()) == ("why", "torch", 2)
+    saved_weights = Path(loaded.getModelPath()) / "model.safetensors"
+    assert saved_weights.read_bytes() == (model_dir / "model.safetensors").read_bytes()
+    assert not loaded.isSet(loaded.confidenceCol)
