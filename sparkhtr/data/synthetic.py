@@ -601,8 +601,9 @@ class LineRenderer:
 
     Varied per line: font size (writing band 50-84 px), slant (shear), slight rotation,
     horizontal stretch, baseline waviness and per-word jitter, word spacing, letter spacing
-    (print-like fonts only), stroke weight (stroke width, blur + threshold), ink and paper gray
-    levels, paper shading, sensor noise, mild blur, an optional faint ruled line, margins.
+    (print-like fonts only), stroke weight (toward a pen-like width: hairline-safe thinning or
+    FreeType's stroke width, then a soft edge), ink and paper gray levels, paper shading, sensor
+    noise, mild blur, an optional faint ruled line, margins.
     """
 
     def __init__(self, bank: FontBank, band_px: tuple[float, float] = (50.0, 84.0)) -> None:
@@ -623,7 +624,15 @@ class LineRenderer:
         stroke = 1 if target - natural > 1.5 else 0
         # each thinning pass takes ~2 px off strokes wider than ~3 px; thinner ones are kept whole
         passes = max(0, min(2, round((natural - target) / 2 + 0.3)))
-        mask, baseline, x_span = self._draw(text, font, info, size, stroke, rng)
+        state = rng.getstate()
+        for room in (1.0, 2.0, 4.0):  # a glyph cut by the canvas edge would be label noise: redraw
+            rng.setstate(state)
+            mask, baseline, x_span = self._draw(text, font, info, size, stroke, rng, room)
+            box = mask.getbbox()
+            if box is not None and box[0] > 0 and box[1] > 0 and box[2] < mask.width and box[3] < mask.height:
+                break
+        else:
+            raise RuntimeError(f"could not fit {text!r} on the canvas")
         mask, band_top, band_bottom, baseline = self._warp(mask, baseline, x_span, asc, desc, size, rng)
         mask, top = self._crop(mask, band_top, band_bottom, band, rng)
         mask = self._weight(mask, size, passes, rng)
@@ -631,7 +640,14 @@ class LineRenderer:
 
     # 1. words on a mask (255 = ink), with baseline waviness, jitter and spacing
     def _draw(
-        self, text: str, font: ImageFont.FreeTypeFont, info: FontInfo, size: int, stroke: int, rng: random.Random
+        self,
+        text: str,
+        font: ImageFont.FreeTypeFont,
+        info: FontInfo,
+        size: int,
+        stroke: int,
+        rng: random.Random,
+        room: float = 1.0,
     ) -> tuple[Image.Image, float, tuple[float, float]]:
         words = text.split(" ")
         space = font.getlength(" ") or 0.3 * size
@@ -645,11 +661,14 @@ class LineRenderer:
 
         widths = [font.getlength(w) + track * max(0, len(w) - 1) for w in words]
         gaps = [max(space * gap_scale * rng.uniform(0.75, 1.3), 0.12 * size) for _ in words[1:]]
-        pad = int(size * 1.2) + 4
-        width = int(sum(widths) + sum(gaps)) + 2 * pad
         total = sum(widths) + sum(gaps)
-        height = int(size * 3 + 2 * amp + abs(drift) * total) + 8
-        baseline = height * 0.6
+        pad = int(size * 1.2 * room) + 4
+        width = int(total) + 2 * pad
+        wobble = amp + 4 * jitter + abs(drift) * total
+        above = room * (1.5 * size + wobble) + 4
+        below = room * (1.3 * size + wobble) + 4
+        height = int(above + below)
+        baseline = above
         mask = Image.new("L", (width, height), 0)
         draw = ImageDraw.Draw(mask)
         x = float(pad)

@@ -182,3 +182,22 @@ def test_preview_grid(tmp_path: Path, lines: SyntheticLines) -> None:
     out = preview_grid([lines[i] for i in range(4)], tmp_path / "grid.png")
     image = Image.open(out)
     assert image.mode == "L" and image.height >= 4 * 72
+
+
+def test_pickles_for_data_loader_workers(lines: SyntheticLines) -> None:
+    import pickle
+
+    lines[0].image()  # fills the font cache, which must not travel
+    clone = pickle.loads(pickle.dumps(lines))
+    assert clone[3].text == lines[3].text
+    assert clone[3].image().tobytes() == lines[3].image().tobytes()
+    sample = pickle.loads(pickle.dumps(lines[4]))
+    assert sample.image().tobytes() == lines[4].image().tobytes()
+
+
+def test_accepts_a_charset_object(bank: FontBank) -> None:
+    from sparkhtr.text.charset import Charset
+
+    charset = Charset("abcdefghijklmnopqrstuvwxyz ")
+    lines = SyntheticLines(FONTS, size=20, seed=0, charset=charset, bank=bank)
+    assert all(set(lines[i].text) <= set(charset.chars) for i in range(20))
