@@ -457,8 +457,21 @@ class TextSource:
 
     def _number(self, lang: str, rng: random.Random) -> str:
         kind = rng.choices(
-            ["small", "int", "year", "decimal", "date", "longdate", "ordinal", "thousands", "time", "range", "roman"],
-            weights=[3, 1, 3, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5],
+            [
+                "small",
+                "int",
+                "year",
+                "decimal",
+                "date",
+                "longdate",
+                "ordinal",
+                "thousands",
+                "time",
+                "range",
+                "roman",
+                "symbol",
+            ],
+            weights=[3, 1, 3, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.6],
         )[0]
         dec = "." if lang == "en" else ","
         day, month, year = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1500, 2030)
@@ -502,6 +515,11 @@ class TextSource:
         if kind == "range":
             a = rng.randint(1700, 2020)
             return f"{a}-{a + rng.randint(1, 60)}"
+        if kind == "symbol":  # the rarer signs of running text
+            n = rng.randint(1, 99)
+            space = " " if lang == "fr" or rng.random() < 0.3 else ""
+            signs = [f"{n}{space}%", f"{n}{space}°C", f"{n}°", f"n°{space}{n}", f"+{n}", f"{n}{space}€", f"x = {n}"]
+            return rng.choice(signs)
         roman = rng.choice(_ROMAN[4:])
         return f"{roman}e" if lang == "fr" and rng.random() < 0.6 else roman
 
@@ -514,8 +532,8 @@ class TextSource:
         french = lang == "fr"
         capital = rng.random() < 0.5  # the line starts a sentence
         quote_open, quote_close = ("«", "»") if french and rng.random() < 0.5 else ('"', '"')
-        if rng.random() < 0.15:
-            quote_open, quote_close = "'", "'"
+        if rng.random() < 0.25:
+            quote_open, quote_close = rng.choice([("'", "'"), ("“", "”"), ("‘", "’")])
         apostrophe = "’" if rng.random() < 0.1 else "'"
         tokens: list[str] = []
         closers: list[str] = []
@@ -527,7 +545,7 @@ class TextSource:
                 if french and word in _ELISIONS_FR:
                     for _ in range(20):
                         nxt, rank = self._word(lang, rng)
-                        if nxt[:1] in _VOWELS and nxt not in _ELISIONS_FR:
+                        if nxt[:1] in _VOWELS and len(nxt) > 2:
                             word = f"{word}{apostrophe}{nxt}"
                             break
                     else:
@@ -549,7 +567,7 @@ class TextSource:
             if not closers and r < 0.025:
                 word, closers = "(" + word, [")"]
             elif not closers and r < 0.045:
-                sep = "" if quote_open in "\"'" else " "
+                sep = " " if quote_open == "«" else ""
                 word, closers = quote_open + sep + word, [sep + quote_close]
             elif r < 0.06 and tokens and word.isalpha():
                 joiner = rng.choice(["-", "-", "/", " & ", " - "])
