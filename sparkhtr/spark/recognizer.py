@@ -25,6 +25,7 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS
+from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
 from sparkhtr.spark.params import (
     HasBackend,
@@ -72,6 +73,8 @@ def _stamps(directory: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def _ship_model(spark: SparkSession, directory: Path) -> tuple[str, Any]:
+    """Broadcast the model files once per application; a missing or broken model fails here, on the driver."""
+    load_config(directory)  # a clear ModelFileError now rather than one per task later
     sc = spark.sparkContext
     key = (sc.applicationId, str(directory.resolve()), _stamps(directory))
     if key not in _SHIPPED:
