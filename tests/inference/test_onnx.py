@@ -1,0 +1,303 @@
+"""The ONNX path: `sparkhtr export-onnx`, the file's embedded config, and onnxruntime against torch.
+
+Models here have random (seeded) weights, so their texts are noise; the checks are that onnxruntime
+gives torch's log-probabilities (to float32 noise) and therefore the same greedy texts, on real
+Copiste lines, alone and in padded batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+onnxruntime = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from sparkhtr import Recognizer  # noqa: E402
+from sparkhtr.cli.main import main  # noqa: E402
+from sparkhtr.inference.onnx_backend import (  # noqa: E402
+    OnnxBackend,
+    default_num_threads,
+    load_onnx_backend,
+    read_onnx_config,
+)
+from sparkhtr.inference.preprocess import make_batches, prepare_line  # noqa: E402
+from sparkhtr.io.image import load_image  # noqa: E402
+from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture  # noqa: E402
+from sparkhtr.model.files import ModelFileError, build_model, load_model, save_model  # noqa: E402
+from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE, export_onnx  # noqa: E402
+from sparkhtr.model.span import SpanLineModel  # noqa: E402
+
+# Float32 noise, amplified by the random weights' instance norms: on these lines torch fp32 itself
+# is up to ~1.8e-3 away from the same model run in float64, and onnxruntime about as far, so the two
+# engines are held to the float64 truth (FLOAT32_NOISE) and to each other (twice that at most).
+# On noise inputs (the dynamic-shape tests) both stay within 1e-3 of each other: ATOL.
+FLOAT32_NOISE = 2.5e-3
+ATOL, RTOL = 1e-3, 1e-4
+
+
+def _val_rows(copiste_dir: Path, count: int) -> list[dict[str, str]]:
+    with (copiste_dir / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "val"]
+    return rows[:count]
+
+
+@pytest.fixture(scope="module")
+def lines(copiste_dir: Path) -> list[Path]:
+    """Twenty real val lines: two batches at batch size 16, of varied widths."""
+    return [copiste_dir / "lines" / f"{r['id']}.png" for r in _val_rows(copiste_dir, 20)]
+
+
+@pytest.fixture(scope="module")
+def model_dir(copiste_dir: Path, tmp_path_factory) -> Path:
+    """A quarter-width SPAN, seeded random weights, charset from the Copiste val texts."""
+    charset = sorted(set("".join(r["text"] for r in _val_rows(copiste_dir, 500))))
+    config = ModelConfig(architecture("span_quarter"), charset, provenance={"note": "random weights, tests"})
+    torch.manual_seed(1234)
+    return save_model(tmp_path_factory.mktemp("onnx_model") / "model", build_model(config), config)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(model_dir: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("exported") / "quarter.onnx"
+    assert main(["export-onnx", str(model_dir), str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def near_ties(model_dir: Path, lines: list[Path]) -> set[int]:
+    """Lines whose best path has a frame where the top two classes are within float32 noise.
+
+    Random weights give such near ties now and then; there, the greedy text may flip between any two
+    float32 runs (torch at batch 1 and torch at batch 16 included), so texts are compared elsewhere.
+    """
+    model, config = load_model(model_dir)
+    model.double()
+    ties = set()
+    for index, path in enumerate(lines):
+        array = prepare_line(load_image(path), config.preprocessing).array
+        with torch.inference_mode():
+            log_probs = model(torch.from_numpy(array)[None].double())[0].numpy()
+        top2 = np.sort(log_probs, axis=1)[:, -2:]
+        if ((top2[:, 1] - top2[:, 0]) < 2 * FLOAT32_NOISE).any():
+            ties.add(index)
+    assert len(ties) <= len(lines) // 2, "too many near ties for the text comparisons to mean much"
+    return ties
+
+
+def _assert_same_texts(got: list, want: list, near_ties: set[int]) -> None:
+    for index, (a, b) in enumerate(zip(got, want)):
+        if index not in near_ties:
+            assert a.text == b.text, f"line {index}"
+
+
+def _assert_log_probs_match(got: np.ndarray, want: np.ndarray, frames: np.ndarray) -> None:
+    for row, count in enumerate(frames):
+        np.testing.assert_allclose(got[row, :count], want[row, :count], rtol=RTOL, atol=ATOL)
+
+
+def test_cli_export_writes_a_self_contained_file(onnx_file: Path, model_dir: Path, capsys):
+    assert onnx_file.is_file()
+    proto = onnx.load(str(onnx_file))
+    onnx.checker.check_model(proto)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    _, config = load_model(model_dir)
+    assert json.loads(metadata[CONFIG_METADATA_KEY]) == json.loads(json.dumps(config.to_dict()))
+    assert read_onnx_config(onnx_file).to_dict() == config.to_dict()
+    # Batch, height and width are symbolic in the graph; sizes is a (batch, 2) int64 input.
+    inputs = {i.name: i.type.tensor_type for i in proto.graph.input}
+    assert set(inputs) == {"images", "sizes"}
+    images_dims = inputs["images"].shape.dim
+    assert [bool(d.dim_param) for d in images_dims] == [True, False, True, True]
+    assert images_dims[1].dim_value == config.architecture.input_channels
+    assert inputs["sizes"].elem_type == onnx.TensorProto.INT64
+    assert [o.name for o in proto.graph.output] == ["log_probs", "frames"]
+
+
+def test_onnx_gives_torch_log_probs_and_texts_on_real_lines(
+    onnx_file: Path, model_dir: Path, lines: list[Path], near_ties: set[int]
+):
+    torch_recognizer = Recognizer.load(model_dir)
+    onnx_recognizer = Recognizer.load(onnx_file, backend="onnx")
+    float64_model = load_model(model_dir)[0].double()
+    prepared = [prepare_line(load_image(p), torch_recognizer.config.preprocessing) for p in lines]
+    for batch_size in (1, 16):
+        for batch in make_batches(prepared, batch_size):
+            want, want_frames = torch_recognizer.backend(batch.images, batch.sizes)
+            got, got_frames = onnx_recognizer.backend(batch.images, batch.sizes)
+            with torch.inference_mode():
+                truth = float64_model(batch.images.double(), batch.sizes).numpy()
+            assert got.shape == want.shape and got.dtype == np.float32
+            np.testing.assert_array_equal(got_frames, want_frames)
+            for row, count in enumerate(want_frames):
+                torch_error = np.abs(want[row, :count] - truth[row, :count]).max()
+                onnx_error = np.abs(got[row, :count] - truth[row, :count]).max()
+                assert torch_error < FLOAT32_NOISE and onnx_error < FLOAT32_NOISE, (torch_error, onnx_error)
+                np.testing.assert_allclose(got[row, :count], want[row, :count], atol=2 * FLOAT32_NOISE, rtol=0)
+                # Same best class in every frame whose top two are further apart than the noise.
+                top2 = np.sort(truth[row, :count], axis=1)[:, -2:]
+                decided = top2[:, 1] - top2[:, 0] > 2 * FLOAT32_NOISE
+                assert decided.mean() > 0.95
+                best_torch, best_onnx = want[row, :count].argmax(1), got[row, :count].argmax(1)
+                np.testing.assert_array_equal(best_onnx[decided], best_torch[decided])
+        torch_results = torch_recognizer.recognize(lines, batch_size=batch_size)
+        onnx_results = onnx_recognizer.recognize(lines, batch_size=batch_size)
+        _assert_same_texts(onnx_results, torch_results, near_ties)
+        assert all(len(r.text) > 0 for r in onnx_results)
+        np.testing.assert_allclose(
+            [r.confidence for r in onnx_results], [r.confidence for r in torch_results], atol=1e-4
+        )
+
+
+def test_onnx_batch_1_equals_batch_16(onnx_file: Path, lines: list[Path], near_ties: set[int]):
+    recognizer = Recognizer.load(onnx_file, backend="onnx")
+    alone = recognizer.recognize(lines, batch_size=1)
+    together = recognizer.recognize(lines, batch_size=16)
+    _assert_same_texts(alone, together, near_ties)
+    for index, (a, b) in enumerate(zip(alone, together)):
+        if index in near_ties:
+            continue
+        assert [(c.x0, c.x1) for c in a.chars] == [(c.x0, c.x1) for c in b.chars]
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        [(64, 1000)],  # one line, wider than the tracing example
+        [(64, 37), (20, 400), (97, 5)],  # other heights, a line narrower than one frame
+        [(33, 8), (33, 9)],  # widths on either side of a frame boundary
+    ],
+)
+def test_dynamic_batch_height_and_width(onnx_file: Path, model_dir: Path, shapes: list[tuple[int, int]]):
+    model, _ = load_model(model_dir)
+    backend = OnnxBackend(onnx_file)
+    generator = torch.Generator().manual_seed(7)
+    images = torch.zeros(len(shapes), 1, max(h for h, _ in shapes), max(w for _, w in shapes))
+    for i, (h, w) in enumerate(shapes):
+        images[i, :, :h, :w] = torch.randn(1, h, w, generator=generator)
+    sizes = torch.tensor(shapes, dtype=torch.long)
+    with torch.inference_mode():
+        want = model(images, sizes).numpy()
+    got, frames = backend(images, sizes)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(frames, SpanLineModel.frame_counts(sizes[:, 1]).numpy())
+    _assert_log_probs_match(got, want, frames)
+    # Each line alone gives what it gave in the padded batch.
+    for i, (h, w) in enumerate(shapes):
+        single, single_frames = backend(images[i : i + 1, :, :h, :w], sizes[i : i + 1])
+        assert single_frames[0] == frames[i]
+        np.testing.assert_allclose(single[0], got[i, : frames[i]], rtol=RTOL, atol=ATOL)
+
+
+def test_three_channel_model_exports_and_matches(tmp_path: Path, lines: list[Path]):
+    preprocessing = PreprocessingConfig(channels=3, line_height=40, mean=(128.0,) * 3, std=(64.0,) * 3)
+    config = ModelConfig(architecture("span_quarter", input_channels=3), list("abcdefgh "), preprocessing)
+    torch.manual_seed(5)
+    model_dir = save_model(tmp_path / "rgb", build_model(config), config)
+    report = export_onnx(load_model(model_dir)[0], config, model_dir / ONNX_FILE)
+    assert report.max_abs_diff is not None and report.max_abs_diff < 1e-2
+    torch_backend = Recognizer.load(model_dir).backend
+    onnx_backend = Recognizer.load(model_dir, backend="onnx").backend
+    prepared = [prepare_line(load_image(p), preprocessing) for p in lines[:6]]
+    for batch in make_batches(prepared, 4):
+        assert batch.images.shape[1] == 3
+        want, frames = torch_backend(batch.images, batch.sizes)
+        got, _ = onnx_backend(batch.images, batch.sizes)
+        for row, count in enumerate(frames):
+            np.testing.assert_allclose(got[row, :count], want[row, :count], atol=2 * FLOAT32_NOISE, rtol=0)
+
+
+def test_model_directory_with_model_onnx_loads(onnx_file: Path, model_dir: Path, tmp_path: Path, lines: list[Path]):
+    directory = tmp_path / "with_onnx"
+    shutil.copytree(model_dir, directory)
+    shutil.copy(onnx_file, directory / ONNX_FILE)
+    recognizer = Recognizer.load(directory, backend="onnx")
+    assert isinstance(recognizer.backend, OnnxBackend)
+    assert recognizer.recognize(lines[0]).text == Recognizer.load(onnx_file, backend="onnx").recognize(lines[0]).text
+
+
+def test_model_directory_without_model_onnx_says_to_export(model_dir: Path):
+    with pytest.raises(ModelFileError, match=r"no model\.onnx.*sparkhtr export-onnx"):
+        Recognizer.load(model_dir, backend="onnx")
+
+
+def test_missing_path_and_foreign_files_are_refused(tmp_path: Path, onnx_file: Path):
+    with pytest.raises(ModelFileError, match="no such ONNX file"):
+        load_onnx_backend(tmp_path / "absent.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ModelFileError, match="onnxruntime cannot load it"):
+        load_onnx_backend(garbage)
+    proto = onnx.load(str(onnx_file))
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(proto, str(bare))
+    with pytest.raises(ModelFileError, match="not a sparkhtr ONNX model"):
+        load_onnx_backend(bare)
+
+
+def test_export_by_cached_model_name(model_dir: Path, tmp_path: Path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    shutil.copytree(model_dir, cache / "my_quarter")
+    monkeypatch.setenv("SPARKHTR_CACHE", str(cache))
+    out = tmp_path / "named.onnx"
+    assert main(["export-onnx", "my_quarter", str(out)]) == 0
+    assert "max |log-prob diff| vs torch" in capsys.readouterr().out
+    assert read_onnx_config(out).charset == load_model(model_dir)[1].charset
+
+
+def test_export_of_unknown_name_fails_cleanly(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("SPARKHTR_CACHE", str(tmp_path / "empty_cache"))
+    assert main(["export-onnx", "no_such_model", str(tmp_path / "x.onnx")]) == 2
+    assert "no pretrained model named 'no_such_model'" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_leaves_the_model_as_it_was(model_dir: Path, tmp_path: Path):
+    model, config = load_model(model_dir)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    export_onnx(model, config, tmp_path / "m.onnx", verify=False)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_cli_recognize_with_the_onnx_backend(onnx_file: Path, model_dir: Path, lines: list[Path], capsys):
+    images = [str(p) for p in lines[:5]]
+    assert main(["recognize", "--model", str(model_dir), "--format", "tsv", *images]) == 0
+    torch_out = capsys.readouterr().out
+    assert main(["recognize", "--backend", "onnx", "--model", str(onnx_file), "--format", "tsv", *images]) == 0
+    onnx_out = capsys.readouterr().out
+    torch_rows = [line.split("\t") for line in torch_out.splitlines()]
+    onnx_rows = [line.split("\t") for line in onnx_out.splitlines()]
+    assert [r[:2] for r in onnx_rows] == [r[:2] for r in torch_rows]
+    np.testing.assert_allclose([float(r[2]) for r in onnx_rows], [float(r[2]) for r in torch_rows], atol=2e-4)
+
+
+def test_threads(onnx_file: Path, monkeypatch):
+    assert OnnxBackend(onnx_file, num_threads=1).session.get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Spark sets in its Python workers
+    assert default_num_threads() == 1
+    assert OnnxBackend(onnx_file).num_threads == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_num_threads() >= 1
+    with pytest.raises(ValueError, match="num_threads"):
+        OnnxBackend(onnx_file, num_threads=0)
+
+
+def test_cuda_device_needs_the_cuda_provider(onnx_file: Path):
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        backend, _ = load_onnx_backend(onnx_file, device="cuda")
+        assert backend.session.get_providers()[0] == "CUDAExecutionProvider"
+    else:
+        with pytest.raises(RuntimeError, match="no CUDA provider"):
+            load_onnx_backend(onnx_file, device="cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        OnnxBackend(onnx_file, device="tpu")
