@@ -130,7 +130,8 @@ class HasBatchSize(Params):
 
 class HasModelPath(Params):
     modelPath: Param[str] = Param(
-        Params._dummy(), "modelPath", "model directory (config.json + weights); unset: the default pretrained model",
+        Params._dummy(), "modelPath",
+        "model directory (config.json + weights), or an .onnx file for the onnx backend; unset: the default model",
         typeConverter=TypeConverters.toString,
     )
 

@@ -70,11 +70,17 @@ class RecognizerWriter(MLWriter):
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
-        model_dir = self.instance.resolvedModelPath()
-        files = read_model_files(model_dir)
-        extra = {"modelDir": MODEL_SUBDIR, "modelFiles": sorted(files), "modelSha256": model_digest(files)}
+        source = self.instance.resolvedModelPath()
+        files = read_model_files(source)
+        extra = {
+            "modelDir": MODEL_SUBDIR,
+            "modelFiles": sorted(files),
+            "modelEntry": source.name if source.is_file() else None,  # a one-file model (.onnx)
+            "modelSha256": model_digest(files),
+        }
         DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession, extraMetadata=extra)
-        copy_model_to(self.sparkSession, model_dir, sorted(files), os.path.join(path, MODEL_SUBDIR))
+        folder = source.parent if source.is_file() else source
+        copy_model_to(self.sparkSession, folder, sorted(files), os.path.join(path, MODEL_SUBDIR))
 
 
 class RecognizerReader(MLReader):
@@ -90,5 +96,7 @@ class RecognizerReader(MLReader):
         instance._resetUid(metadata["uid"])
         DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=["modelPath"])
         source = os.path.join(path, metadata.get("modelDir", MODEL_SUBDIR))
-        instance._set(modelPath=localize_model(self.sparkSession, source, list(metadata["modelFiles"])))
+        local = localize_model(self.sparkSession, source, list(metadata["modelFiles"]))
+        entry = metadata.get("modelEntry")
+        instance._set(modelPath=os.path.join(local, entry) if entry else local)
         return instance

@@ -44,6 +44,7 @@ from sparkhtr.spark.worker import (
     ModelSpec,
     get_recognizer,
     model_digest,
+    model_file_paths,
     read_model_files,
     recognize_frame,
     set_task_threads,
@@ -64,21 +65,15 @@ RESULT_SCHEMA = StructType(
 _SHIPPED: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], tuple[str, Any]] = {}
 
 
-def _stamps(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(directory.iterdir())
-        if p.is_file() and not p.name.startswith(".")
-    )
-
-
-def _ship_model(spark: SparkSession, directory: Path) -> tuple[str, Any]:
+def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, Any]:
     """Broadcast the model files once per application; a missing or broken model fails here, on the driver."""
-    load_config(directory)  # a clear ModelFileError now rather than one per task later
+    if backend == "torch":
+        load_config(source)  # a clear ModelFileError now rather than one per task later
     sc = spark.sparkContext
-    key = (sc.applicationId, str(directory.resolve()), _stamps(directory))
+    stamps = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in model_file_paths(source))
+    key = (sc.applicationId, str(source.resolve()), stamps)
     if key not in _SHIPPED:
-        files = read_model_files(directory)
+        files = read_model_files(source)
         _SHIPPED[key] = (model_digest(files), sc.broadcast(files))
     return _SHIPPED[key]
 
@@ -177,8 +172,10 @@ class ImageHandwrittenTextRecognizer(
         input_col = self.getInputCol()
         self._check_input(dataset, input_col)
         spark = dataset.sparkSession
-        digest, files = _ship_model(spark, self.resolvedModelPath())
-        spec = ModelSpec(digest, self.getBackend(), self.getDevice(), self.getMaxPixels())
+        source = self.resolvedModelPath()
+        digest, files = _ship_model(spark, source, self.getBackend())
+        entry = source.name if source.is_file() else None
+        spec = ModelSpec(digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels())
         recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads())
         error_col = self.getInputErrorCol()
         upstream = (

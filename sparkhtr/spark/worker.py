@@ -24,7 +24,14 @@ from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import ImageError, ImageLimits
 from sparkhtr.spark.image_struct import IMAGE_FIELDS, struct_to_image
 
-__all__ = ["ModelSpec", "read_model_files", "model_digest", "get_recognizer", "set_task_threads", "recognize_frame"]
+__all__ = [
+    "ModelSpec",
+    "model_file_paths",
+    "read_model_files",     "model_digest",
+    "get_recognizer",
+    "set_task_threads",
+    "recognize_frame",
+]
 
 _RECOGNIZERS: dict[tuple[str, str, str | None], Recognizer] = {}
 _MODEL_DIRS: dict[str, Path] = {}
@@ -35,20 +42,28 @@ class ModelSpec:
     """Everything a worker needs to build its recognizer; small and picklable (the files are broadcast)."""
 
     digest: str  # SHA-256 of the model files: the cache key
+    entry: str | None = None  # the file to load when the model is one file (an .onnx); None: the folder
     backend: str = "torch"
     device: str | None = None
     max_pixels: int = 50_000_000
 
 
-def read_model_files(directory: str | Path) -> dict[str, bytes]:
-    """The model directory's plain files (config, weights, card...), by name; hidden files are skipped."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{directory}: no such model directory")
-    files = {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and not p.name.startswith(".")}
-    if not files:
-        raise FileNotFoundError(f"{directory}: the model directory is empty")
-    return files
+def model_file_paths(source: str | Path) -> list[Path]:
+    """The files that make up a model: a directory's plain files (hidden ones skipped), or one file."""
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source}: no such model directory or file")
+    paths = [p for p in sorted(source.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    if not paths:
+        raise FileNotFoundError(f"{source}: the model directory is empty")
+    return paths
+
+
+def read_model_files(source: str | Path) -> dict[str, bytes]:
+    """The model's files (config, weights, card... or a single .onnx) by name, with their bytes."""
+    return {p.name: p.read_bytes() for p in model_file_paths(source)}
 
 
 def model_digest(files: Mapping[str, bytes]) -> str:
@@ -75,7 +90,10 @@ def get_recognizer(spec: ModelSpec, files: Callable[[], Mapping[str, bytes]]) ->
     if key not in _RECOGNIZERS:
         folder = _materialize(spec.digest, files)
         _RECOGNIZERS[key] = Recognizer.load(
-            folder, device=spec.device, backend=spec.backend, limits=ImageLimits(max_pixels=spec.max_pixels)
+            folder / spec.entry if spec.entry else folder,
+            device=spec.device,
+            backend=spec.backend,
+            limits=ImageLimits(max_pixels=spec.max_pixels),
         )
     return _RECOGNIZERS[key]
 

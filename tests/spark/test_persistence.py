@@ -59,3 +59,31 @@ def test_recognizer_alone_saves_and_loads(spark: SparkSession, model_dir: Path, 
     saved_weights = Path(loaded.getModelPath()) / "model.safetensors"
     assert saved_weights.read_bytes() == (model_dir / "model.safetensors").read_bytes()
     assert not loaded.isSet(loaded.confidenceCol)
+
+
+def test_onnx_backend_with_a_one_file_model(
+    spark: SparkSession, model_dir: Path, line_dir: Path, tmp_path: Path
+) -> None:
+    """``backend="onnx"`` goes to ``Recognizer.load``; an .onnx file alone is a model, saved and loaded as one."""
+    pytest.importorskip("onnxruntime")
+    from sparkhtr import Recognizer
+    from sparkhtr.model.files import load_model
+    from sparkhtr.model.onnx_export import export_onnx
+
+    onnx_file = export_onnx(*load_model(model_dir), tmp_path / "exported" / "lines.onnx", verify=False).path
+    paths = sorted(line_dir.iterdir())
+    direct = Recognizer.load(onnx_file, backend="onnx").recognize(paths)
+    expected = {p.name: r.text for p, r in zip(paths, direct, strict=True)}
+
+    df = spark.read.format("binaryFile").load(str(line_dir))
+    stage = ImageHandwrittenTextRecognizer(modelPath=str(onnx_file), backend="onnx")
+    pipeline = PipelineModel(stages=[BinaryToImage(), stage])
+    assert _texts(pipeline.transform(df)) == expected
+
+    pipeline.save(str(tmp_path / "saved"))
+    shutil.rmtree(tmp_path / "exported")
+    loaded = PipelineModel.load(str(tmp_path / "saved"))
+    model_path = Path(loaded.stages[1].getModelPath())
+    assert model_path.name == "lines.onnx" and model_path.is_file()
+    assert loaded.stages[1].getBackend() == "onnx"
+    assert _texts(loaded.transform(df)) == expected
