@@ -144,3 +144,11 @@ def test_pretrained_resolves_names_and_lists_the_known_ones(
 def test_file_uri_model_path(model_dir: Path) -> None:
     for path in (f"file:{model_dir}", model_dir.as_uri()):
         assert ImageHandwrittenTextRecognizer(modelPath=path).resolvedModelPath() == model_dir
+
+
+def test_a_missing_model_fails_on_the_driver(spark: SparkSession, line_dir: Path, tmp_path: Path) -> None:
+    from sparkhtr.model.files import ModelFileError
+
+    images = BinaryToImage().transform(spark.read.format("binaryFile").load(str(line_dir)))
+    with pytest.raises(ModelFileError, match="no such model directory"):
+        ImageHandwrittenTextRecognizer(modelPath=str(tmp_path / "nope")).transform(images)
