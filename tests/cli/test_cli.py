@@ -1,0 +1,59 @@
+"""The command line, run in-process on real line images and real model directories."""
+
+import json
+
+from sparkhtr.cli.main import main
+
+
+def test_recognize_jsonl_reports_bad_files_and_keeps_going(trained_model_dir, val_lines, tmp_path, capsys):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image", "utf-8")
+    code = main(["recognize", "--model", str(trained_model_dir), "--format", "jsonl", str(val_lines[0]), str(bad),
+                 str(val_lines[1])])
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert [r["path"] for r in rows] == [str(val_lines[0]), str(bad), str(val_lines[1])]
+    assert rows[1]["text"] is None and "notes.png" in rows[1]["error"]
+    assert rows[0]["error"] is None and isinstance(rows[0]["text"], str) and 0 < rows[0]["confidence"] <= 1
+    assert "notes.png" in err
+
+
+def test_recognize_text_and_tsv(trained_model_dir, val_lines, capsys):
+    assert main(["recognize", "--model", str(trained_model_dir), str(val_lines[0])]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    assert main(["recognize", "--model", str(trained_model_dir), "--format", "tsv", str(val_lines[0])]) == 0
+    path, tsv_text, confidence, error = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert (path, tsv_text, error) == (str(val_lines[0]), text, "")
+    assert 0 < float(confidence) <= 1
+
+
+def test_pixel_limit_is_configurable(trained_model_dir, val_lines, capsys):
+    assert main(["recognize", "--model", str(trained_model_dir), "--max-pixels", "1000", str(val_lines[0])]) == 1
+    assert "pixel limit" in capsys.readouterr().err
+
+
+def test_missing_model_is_a_clear_error(tmp_path, val_lines, capsys):
+    assert main(["recognize", "--model", str(tmp_path), str(val_lines[0])]) == 2
+    assert "config.json" in capsys.readouterr().err
+
+
+def test_evaluate_writes_scores_lines_and_picture(trained_model_dir, small_dataset, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(trained_model_dir), str(small_dataset), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    lines = [json.loads(x) for x in (out / "lines.jsonl").read_text("utf-8").splitlines()]
+    assert summary["lines"] == len(lines) == 8
+    assert summary["characters"] == sum(len(x["reference"]) for x in lines)
+    assert summary["cer"] == sum(x["char_errors"] for x in lines) / summary["characters"]
+    assert (out / "worst_lines.png").stat().st_size > 1000
+    assert "CER" in capsys.readouterr().out
+
+
+def test_models_lists_cached_models(trained_model_dir, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    shutil.copytree(trained_model_dir, tmp_path / "my_model", ignore=shutil.ignore_patterns("*.ckpt"))
+    monkeypatch.setenv("SPARKHTR_CACHE", str(tmp_path))
+    assert main(["models"]) == 0
+    assert "my_model\tcache" in capsys.readouterr().out

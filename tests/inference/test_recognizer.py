@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from sparkhtr import Recognizer
+from sparkhtr.io.image import ImageError
+from sparkhtr.registry import UnknownModelError
+
+
+@pytest.fixture(scope="module")
+def recognizer(trained_model_dir):
+    return Recognizer.load(trained_model_dir)
+
+
+def test_batch_composition_does_not_change_texts(recognizer, val_lines):
+    alone = [recognizer.recognize(path) for path in val_lines]
+    together = recognizer.recognize(val_lines, batch_size=32)
+    assert [r.text for r in together] == [r.text for r in alone]
+    assert np.allclose([r.confidence for r in together], [r.confidence for r in alone], atol=1e-4)
+
+
+def test_results_carry_confidences_and_positions(recognizer, val_lines):
+    result = recognizer.recognize(val_lines[0])
+    width = Image.open(val_lines[0]).width
+    assert result.text == "".join(c.char for c in result.chars)
+    assert 0.0 < result.confidence <= 1.0
+    assert all(0.0 < c.confidence <= 1.0 for c in result.chars)
+    lefts = [c.x0 for c in result.chars]
+    assert lefts == sorted(lefts)
+    assert all(0 <= c.x0 < c.x1 <= width for c in result.chars)
+
+
+def test_inputs_of_every_kind_give_the_same_text(recognizer, val_lines):
+    path = val_lines[1]
+    image = Image.open(path)
+    texts = {
+        recognizer.recognize(x).text
+        for x in (path, str(path), path.read_bytes(), image, np.asarray(image), image.convert("RGB"))
+    }
+    assert len(texts) == 1
+
+
+def test_bad_images_are_reported_and_others_still_read(recognizer, val_lines, tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    results = recognizer.recognize([val_lines[0], empty, b"junk", val_lines[1]], on_error="return")
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert "empty.png" in results[1].error and results[1].text is None
+    assert results[3].text == recognizer.recognize(val_lines[1]).text
+    with pytest.raises(ImageError, match="empty.png"):
+        recognizer.recognize([val_lines[0], empty])
+
+
+def test_unknown_names_and_devices_fail_clearly(trained_model_dir):
+    with pytest.raises(UnknownModelError, match="no pretrained model named 'nope'.*available"):
+        Recognizer.pretrained("nope")
+    with pytest.raises(ValueError, match="backend"):
+        Recognizer.load(trained_model_dir, backend="tensorflow")
+    if not __import__("torch").cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            Recognizer.load(trained_model_dir, device="cuda")

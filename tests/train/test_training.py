@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from sparkhtr import Recognizer
+from sparkhtr.train.config import load_train_config
+from sparkhtr.train.loop import train
+
+
+def _log(model_dir):
+    return [json.loads(x) for x in (model_dir / "log.jsonl").read_text("utf-8").splitlines()]
+
+
+def test_training_lowers_the_loss_and_writes_a_usable_model(trained_model_dir, val_lines):
+    records = _log(trained_model_dir)
+    losses = [r["loss"] for r in records if r["kind"] == "train"]
+    assert len(losses) == 2 and losses[-1] < losses[0]
+    assert [r["step"] for r in records if r["kind"] == "val"] == [40]
+    assert (trained_model_dir / "curve.png").stat().st_size > 1000
+    result = Recognizer.load(trained_model_dir).recognize(val_lines[0])
+    assert result.ok and isinstance(result.text, str)
+
+
+def test_resume_continues_from_the_checkpoint(trained_model_dir, small_dataset, tmp_path):
+    import shutil
+
+    out = tmp_path / "resumed"
+    shutil.copytree(trained_model_dir, out)
+    config = load_train_config(None, out=str(out), train=[str(small_dataset)], architecture="span_quarter",
+                               line_height=32, steps=44, batch_size=4, augment_p=0.0, workers=0, charset="data")
+    train(config, resume=True, progress=False)
+    starts = [r for r in _log(out) if r["kind"] == "start"]
+    assert [s["step"] for s in starts] == [0, 40]
+    assert [r for r in _log(out) if r["kind"] == "end"][-1]["step"] == 44
+
+
+def test_fine_tuning_with_a_new_charset_keeps_the_encoder(trained_model_dir, small_dataset, tmp_path):
+    from sparkhtr.model.files import load_model
+
+    out = tmp_path / "tuned"
+    config = load_train_config(None, out=str(out), train=[str(small_dataset)], architecture="span_quarter",
+                               line_height=32, steps=1, batch_size=2, augment_p=0.0, workers=0, lr=1e-9,
+                               warmup_steps=1, charset=list("abcdefghijklmnopqrstuvwxyz ,.'éèà"),
+                               init_from=str(trained_model_dir))
+    train(config, progress=False)
+    base, _ = load_model(trained_model_dir)
+    tuned, tuned_config = load_model(out)
+    assert tuned_config.charset[:3] == ["a", "b", "c"]
+    assert tuned.end_conv.weight.shape[0] == len(tuned_config.charset) + 1
+    key = "init_blocks.0.conv1.weight"
+    assert (tuned.state_dict()[key] - base.state_dict()[key]).abs().max() < 1e-5
+    skipped = [r for r in _log(out) if r["kind"] == "skipped"]
+    assert skipped and all("not in the charset" in r["reason"] for r in skipped)
+
+
+def test_config_files_and_their_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("steps: 7\ntrain:\n  - spec: data/x\n    weight: 0.5\n  - synthetic:fonts@2\n")
+    config = load_train_config(tmp_path / "a.yaml", lr=0.01)
+    assert (config.steps, config.lr) == (7, 0.01)
+    assert [(s.spec, s.weight) for s in config.train] == [("data/x", 0.5), ("synthetic:fonts", 2.0)]
+    (tmp_path / "b.toml").write_text('steps = 3\narchitecture = "span_half"\n')
+    assert load_train_config(tmp_path / "b.toml").architecture == "span_half"
+    (tmp_path / "c.yaml").write_text("stpes: 3\n")
+    with pytest.raises(ValueError, match="unknown training settings: stpes"):
+        load_train_config(tmp_path / "c.yaml")
