@@ -7,7 +7,8 @@ one machine, rather than from memory. Options measured:
     torch-bf16     TorchBackend(precision="bf16"): bf16 autocast, fast on CPUs with native bf16
     torch-cl       float32, model and inputs in channels_last memory format
     torch-bf16-cl  bf16 autocast + channels_last
-    onnx-fp32      onnxruntime on the file `sparkhtr export-onnx` writes
+    onnx-fp32      onnxruntime on the file `sparkhtr export-onnx` writes (OnnxBackend defaults: no spinning)
+    onnx-fp32-spin the same with onnxruntime's thread spinning on
 
 Images are decoded and resized once, before timing: the timed part is batching, the network and
 greedy CTC decoding, which is what differs between options. Image preparation is timed on its own.
@@ -33,7 +34,7 @@ from pathlib import Path
 __all__ = ["main", "OPTIONS", "val_lines"]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "copiste_dun_jour_fr"
-OPTIONS = ("torch-fp32", "torch-bf16", "torch-cl", "torch-bf16-cl", "onnx-fp32")
+OPTIONS = ("torch-fp32", "torch-bf16", "torch-cl", "torch-bf16-cl", "onnx-fp32", "onnx-fp32-spin")
 
 
 def val_lines(data: Path, split: str, limit: int) -> list[Path]:
@@ -82,6 +83,7 @@ class Measurement:
     seconds: float  # best of the repeats
     lines: int
     text_mismatches: int | None = None
+    cer: float | None = None  # against the lines' ground truth (<id>.txt), when every line has one
 
     @property
     def lines_per_second(self) -> float:
@@ -95,8 +97,8 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
     from sparkhtr.inference.onnx_backend import OnnxBackend
     from sparkhtr.model.files import load_model
 
-    if option == "onnx-fp32":
-        return OnnxBackend(onnx_path, num_threads=threads)
+    if option.startswith("onnx-fp32"):
+        return OnnxBackend(onnx_path, num_threads=threads, spin=option.endswith("-spin"))
     model, _ = load_model(model_dir)
     backend = TorchBackend(model, precision="bf16" if "bf16" in option else "fp32")
     if not option.endswith("-cl"):
@@ -137,13 +139,16 @@ def measure(
     from sparkhtr.io.image import load_image
     from sparkhtr.model.files import load_model
     from sparkhtr.model.onnx_export import export_onnx
+    from sparkhtr.text.metrics import corpus_scores
 
     model, config = load_model(model_dir)
+    truth_files = [p.with_suffix(".txt") for p in paths]
+    truths = [t.read_text("utf-8").strip() for t in truth_files] if all(t.is_file() for t in truth_files) else None
     start = time.perf_counter()
     prepared = [prepare_line(load_image(p), config.preprocessing) for p in paths]
     prepare_rate = len(paths) / (time.perf_counter() - start)
     onnx_path = model_dir / "model.onnx"
-    if "onnx-fp32" in options and not onnx_path.is_file():
+    if any(o.startswith("onnx") for o in options) and not onnx_path.is_file():
         onnx_path = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-")) / "model.onnx"
         export_onnx(model, config, onnx_path)
 
@@ -164,6 +169,9 @@ def measure(
                     reference.setdefault(batch_size, labels)
                 if batch_size in reference:
                     result.text_mismatches = sum(a != b for a, b in zip(labels, reference[batch_size]))
+                if truths is not None:
+                    texts = ["".join(config.charset[i] for i in line) for line in labels]
+                    result.cer = corpus_scores(zip(truths, texts))["cer"]
                 results.append(result)
                 print(
                     f"  threads={count} {option:<14} batch={batch_size:<3} {result.lines_per_second:7.1f} lines/s",
@@ -180,14 +188,15 @@ def format_table(results: list[Measurement]) -> str:
     single = base[next(iter(base))] if base else None
     lines = [
         "| threads | option | batch | lines/s | x torch-fp32 b1 (same threads) | x torch-fp32 b1 (1st thread count) "
-        "| lines whose text differs from torch-fp32 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| lines whose text differs from torch-fp32 | CER % |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         same = f"{r.lines_per_second / base[r.threads]:.2f}" if r.threads in base else "-"
         first = f"{r.lines_per_second / single:.2f}" if single else "-"
         mismatches = "-" if r.text_mismatches is None else f"{r.text_mismatches}/{r.lines}"
-        cells = [str(r.threads), r.option, str(r.batch_size), f"{r.lines_per_second:.1f}", same, first, mismatches]
+        cer = "-" if r.cer is None else f"{100 * r.cer:.1f}"
+        cells = [str(r.threads), r.option, str(r.batch_size), f"{r.lines_per_second:.1f}", same, first, mismatches, cer]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

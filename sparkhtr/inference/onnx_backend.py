@@ -9,6 +9,11 @@ Threads: by default a session uses every core this process may run on, except wh
 ``OMP_NUM_THREADS`` is set, which it follows: Spark sets it to 1 in its Python workers, where each
 task should use one core (spark.task.cpus=1), as several multi-threaded tasks per machine slow
 each other down. Pass ``num_threads`` to choose explicitly.
+
+Spinning: onnxruntime's pool threads busy-wait between ops by default. On a machine shared with
+other work that burns the cores the others need, and it was slower too: with 2 threads on a 2-core
+machine running a training job, 14 lines/s spinning against 23.5 without (benchmarks/README.md).
+So spinning is off unless ``spin=True``; it changes nothing with one thread.
 """
 
 from __future__ import annotations
@@ -88,13 +93,21 @@ class OnnxBackend:
         model: path of an .onnx file, or its bytes.
         device: "cpu" (default), "cuda" or "cuda:N" (needs onnxruntime-gpu).
         num_threads: intra-op threads; default ``default_num_threads()``.
+        spin: let idle pool threads busy-wait (lower latency on an otherwise idle machine).
     """
 
-    def __init__(self, model: str | Path | bytes, device: str | None = None, num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path | bytes,
+        device: str | None = None,
+        num_threads: int | None = None,
+        spin: bool = False,
+    ) -> None:
         self._model = model if isinstance(model, bytes) else str(model)
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.num_threads = num_threads or default_num_threads()
+        self.spin = spin
         self.device = device or "cpu"
         self.session = self._session(self.device)
 
@@ -105,6 +118,7 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
         return _open_session(self._model, options, _providers(device), _provider_options(device))
 
     def to(self, device: str) -> None:
@@ -158,9 +172,9 @@ def _config_from(session, path: Path) -> ModelConfig:
 
 
 def load_onnx_backend(
-    path: str | Path, device: str | None = None, num_threads: int | None = None
+    path: str | Path, device: str | None = None, num_threads: int | None = None, spin: bool = False
 ) -> tuple[OnnxBackend, ModelConfig]:
     """A backend and its config from an .onnx file, or from a model directory holding ``model.onnx``."""
     onnx_path = resolve_onnx_path(path)
-    backend = OnnxBackend(onnx_path, device, num_threads)
+    backend = OnnxBackend(onnx_path, device, num_threads, spin)
     return backend, _config_from(backend.session, onnx_path)

@@ -281,8 +281,12 @@ def test_cli_recognize_with_the_onnx_backend(onnx_file: Path, model_dir: Path, l
     np.testing.assert_allclose([float(r[2]) for r in onnx_rows], [float(r[2]) for r in torch_rows], atol=2e-4)
 
 
-def test_threads(onnx_file: Path, monkeypatch):
-    assert OnnxBackend(onnx_file, num_threads=1).session.get_session_options().intra_op_num_threads == 1
+def test_threads_and_spinning(onnx_file: Path, monkeypatch):
+    options = OnnxBackend(onnx_file, num_threads=1).session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    spinning = OnnxBackend(onnx_file, num_threads=2, spin=True).session.get_session_options()
+    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what Spark sets in its Python workers
     assert default_num_threads() == 1
     assert OnnxBackend(onnx_file).num_threads == 1
