@@ -95,7 +95,8 @@ def _build(config: TrainConfig, charset: Charset, sources) -> tuple[SpanLineMode
     real = next((s for s, _ in sources if not type(s).__name__.startswith("Synthetic")), sources[0][0])
     mean, std = estimate_normalization(real, preprocessing, seed=config.seed)
     preprocessing = PreprocessingConfig(channels=1, line_height=config.line_height, mean=(mean,), std=(std,))
-    model_config = ModelConfig(architecture(config.architecture, input_channels=1), charset.chars, preprocessing)
+    overrides = {"input_channels": 1} if config.dropout is None else {"input_channels": 1, "dropout": config.dropout}
+    model_config = ModelConfig(architecture(config.architecture, **overrides), charset.chars, preprocessing)
     model = build_model(model_config)
     if config.init_from:
         base, base_config = load_model(config.init_from)
