@@ -42,6 +42,17 @@ FLOAT32_NOISE = 2.5e-3
 ATOL, RTOL = 1e-3, 1e-4
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread here: with two, torch ran ~30x slower whenever another process was busy
+    (OpenMP workers busy-wait for a descheduled peer; benchmarks/README.md), and the results do not
+    depend on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _val_rows(copiste_dir: Path, count: int) -> list[dict[str, str]]:
     with (copiste_dir / "manifest.tsv").open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["split"] == "val"]
@@ -71,24 +82,39 @@ def onnx_file(model_dir: Path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def near_ties(model_dir: Path, lines: list[Path]) -> set[int]:
+def torch_log_probs(model_dir: Path, lines: list[Path]) -> list[np.ndarray]:
+    """Each line's float32 torch log-probs, run alone."""
+    model, config = load_model(model_dir)
+    arrays = [prepare_line(load_image(p), config.preprocessing).array for p in lines]
+    with torch.inference_mode():
+        return [model(torch.from_numpy(a)[None])[0].numpy() for a in arrays]
+
+
+@pytest.fixture(scope="module")
+def near_ties(torch_log_probs: list[np.ndarray]) -> set[int]:
     """Lines whose best path has a frame where the top two classes are within float32 noise.
 
     Random weights give such near ties now and then; there, the greedy text may flip between any two
     float32 runs (torch at batch 1 and torch at batch 16 included), so texts are compared elsewhere.
     """
+    ties = set()
+    for index, log_probs in enumerate(torch_log_probs):
+        top2 = np.sort(log_probs, axis=1)[:, -2:]
+        if ((top2[:, 1] - top2[:, 0]) < 3 * FLOAT32_NOISE).any():
+            ties.add(index)
+    assert len(ties) <= len(torch_log_probs) // 2, "too many near ties for the text comparisons to mean much"
+    return ties
+
+
+@pytest.fixture(scope="module")
+def float64_truth(model_dir: Path, lines: list[Path]) -> dict[int, np.ndarray]:
+    """The same model in float64 on the eight narrowest lines (float64 convs are slow on CPU)."""
     model, config = load_model(model_dir)
     model.double()
-    ties = set()
-    for index, path in enumerate(lines):
-        array = prepare_line(load_image(path), config.preprocessing).array
-        with torch.inference_mode():
-            log_probs = model(torch.from_numpy(array)[None].double())[0].numpy()
-        top2 = np.sort(log_probs, axis=1)[:, -2:]
-        if ((top2[:, 1] - top2[:, 0]) < 2 * FLOAT32_NOISE).any():
-            ties.add(index)
-    assert len(ties) <= len(lines) // 2, "too many near ties for the text comparisons to mean much"
-    return ties
+    arrays = {i: prepare_line(load_image(p), config.preprocessing).array for i, p in enumerate(lines)}
+    narrowest = sorted(arrays, key=lambda i: arrays[i].shape[2])[:8]
+    with torch.inference_mode():
+        return {i: model(torch.from_numpy(arrays[i])[None].double())[0].numpy() for i in narrowest}
 
 
 def _assert_same_texts(got: list, want: list, near_ties: set[int]) -> None:
@@ -121,31 +147,29 @@ def test_cli_export_writes_a_self_contained_file(onnx_file: Path, model_dir: Pat
 
 
 def test_onnx_gives_torch_log_probs_and_texts_on_real_lines(
-    onnx_file: Path, model_dir: Path, lines: list[Path], near_ties: set[int]
+    onnx_file: Path, model_dir: Path, lines: list[Path], near_ties: set[int], float64_truth: dict[int, np.ndarray]
 ):
     torch_recognizer = Recognizer.load(model_dir)
     onnx_recognizer = Recognizer.load(onnx_file, backend="onnx")
-    float64_model = load_model(model_dir)[0].double()
     prepared = [prepare_line(load_image(p), torch_recognizer.config.preprocessing) for p in lines]
     for batch_size in (1, 16):
         for batch in make_batches(prepared, batch_size):
             want, want_frames = torch_recognizer.backend(batch.images, batch.sizes)
             got, got_frames = onnx_recognizer.backend(batch.images, batch.sizes)
-            with torch.inference_mode():
-                truth = float64_model(batch.images.double(), batch.sizes).numpy()
             assert got.shape == want.shape and got.dtype == np.float32
             np.testing.assert_array_equal(got_frames, want_frames)
             for row, count in enumerate(want_frames):
-                torch_error = np.abs(want[row, :count] - truth[row, :count]).max()
-                onnx_error = np.abs(got[row, :count] - truth[row, :count]).max()
-                assert torch_error < FLOAT32_NOISE and onnx_error < FLOAT32_NOISE, (torch_error, onnx_error)
-                np.testing.assert_allclose(got[row, :count], want[row, :count], atol=2 * FLOAT32_NOISE, rtol=0)
+                got_row, want_row = got[row, :count], want[row, :count]
+                np.testing.assert_allclose(got_row, want_row, atol=2 * FLOAT32_NOISE, rtol=0)
                 # Same best class in every frame whose top two are further apart than the noise.
-                top2 = np.sort(truth[row, :count], axis=1)[:, -2:]
-                decided = top2[:, 1] - top2[:, 0] > 2 * FLOAT32_NOISE
+                top2 = np.sort(want_row, axis=1)[:, -2:]
+                decided = top2[:, 1] - top2[:, 0] > 3 * FLOAT32_NOISE
                 assert decided.mean() > 0.95
-                best_torch, best_onnx = want[row, :count].argmax(1), got[row, :count].argmax(1)
-                np.testing.assert_array_equal(best_onnx[decided], best_torch[decided])
+                np.testing.assert_array_equal(got_row.argmax(1)[decided], want_row.argmax(1)[decided])
+                truth = float64_truth.get(batch.indices[row])
+                if truth is not None:  # both engines are within float32 noise of the float64 result
+                    assert np.abs(want_row - truth).max() < FLOAT32_NOISE
+                    assert np.abs(got_row - truth).max() < FLOAT32_NOISE
         torch_results = torch_recognizer.recognize(lines, batch_size=batch_size)
         onnx_results = onnx_recognizer.recognize(lines, batch_size=batch_size)
         _assert_same_texts(onnx_results, torch_results, near_ties)
