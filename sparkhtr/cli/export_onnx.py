@@ -38,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
     model, config = load_model(directory)
     report = export_onnx(model, config, args.output, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
     check = "not checked" if report.max_abs_diff is None else f"max |log-prob diff| vs torch {report.max_abs_diff:.2g}"
-    print(f"{report.path}: {report.bytes / 1e6:.1f} MB, opset {report.opset}, {check}")
+    print(f"{report.path}: {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, {check}")
     return 0

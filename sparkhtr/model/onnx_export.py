@@ -111,7 +111,7 @@ class _OnnxSpan(nn.Module):
 @dataclass(frozen=True)
 class ExportReport:
     path: Path
-    bytes: int
+    size_bytes: int
     opset: int
     max_abs_diff: float | None  # torch vs onnxruntime on the check batch; None when not checked
 
