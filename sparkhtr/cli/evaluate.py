@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
     p.add_argument("--split", default="val", help="split to evaluate, or 'all' (default: val)")
     p.add_argument("--out", default=None, help="folder for lines.jsonl, summary.json and worst_lines.png")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on CPU, 16 on GPU")
     p.add_argument("--device", default=None)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N lines")

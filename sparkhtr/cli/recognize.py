@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="line image files")
     p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
     p.add_argument("--format", choices=["text", "jsonl", "tsv"], default="text", dest="output_format")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on CPU, 16 on GPU")
     p.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")

@@ -92,7 +92,7 @@ class Recognizer:
     def recognize(
         self,
         images: ImageSource | Sequence[ImageSource],
-        batch_size: int = 16,
+        batch_size: int | None = None,
         device: str | None = None,
         on_error: str = "raise",
         progress: bool = False,
@@ -101,7 +101,9 @@ class Recognizer:
 
         Args:
             images: paths, encoded bytes, PIL images or numpy arrays, one text line each.
-            batch_size: lines per forward pass; results do not depend on it.
+            batch_size: lines per forward pass; results do not depend on it. Default: 1 on a CPU,
+                where single lines ran fastest (a batch of wide lines no longer fits the cache,
+                benchmarks/README.md), 16 on a GPU.
             device: "cpu", "cuda" or "cuda:N"; by default the device the recognizer was loaded on.
             on_error: "raise" stops at the first unreadable image with an ``ImageError`` naming it;
                 "return" gives that image a result with ``error`` set and goes on with the others.
@@ -130,6 +132,8 @@ class Recognizer:
             widths.append(image.width)
         bar = tqdm(total=len(sources), disable=not progress, unit="line")
         bar.update(sum(r is not None for r in results))
+        if batch_size is None:
+            batch_size = 16 if str(self.backend.device).startswith("cuda") else 1
         for batch in make_batches(prepared, batch_size):
             log_probs, frames = self.backend(batch.images, batch.sizes)
             for row, index in enumerate(batch.indices):

@@ -31,7 +31,7 @@ class Evaluation:
 
 
 def evaluate(
-    recognizer: Recognizer, samples: Sequence[LineSample], batch_size: int = 16, progress: bool = False
+    recognizer: Recognizer, samples: Sequence[LineSample], batch_size: int | None = None, progress: bool = False
 ) -> Evaluation:
     result = Evaluation()
     bar = tqdm(total=len(samples), disable=not progress, unit="line", desc="evaluate")

@@ -77,7 +77,7 @@ def test_spark_image_source(spark: SparkSession, model_dir: Path, line_dir: Path
 def test_gray_images_and_batch_size_do_not_change_texts(spark: SparkSession, model_dir: Path, line_dir: Path) -> None:
     df = spark.read.format("binaryFile").load(str(line_dir))
     gray = BinaryToImage(imageType=ImageType.TYPE_BYTE_GRAY).transform(df)
-    out = ImageHandwrittenTextRecognizer(modelPath=str(model_dir), batchSize=1).transform(gray)
+    out = ImageHandwrittenTextRecognizer(modelPath=str(model_dir), batchSize=8).transform(gray)
     texts = {_name(r.path): r.handwritten_text for r in out.select("path", "handwritten_text").collect()}
     assert texts == {k: v[0] for k, v in _direct(model_dir, sorted(line_dir.iterdir())).items()}
 
