@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from sparkhtr.inference.backends import Backend, TorchBackend
@@ -68,15 +69,27 @@ class Recognizer:
         return cls(TorchBackend(model, device), config, **kwargs)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None, backend: str = "torch", **kwargs) -> Recognizer:
-        """A recognizer from a model directory (config.json + model.safetensors)."""
+    def load(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        backend: str = "torch",
+        num_threads: int | None = None,
+        **kwargs,
+    ) -> Recognizer:
+        """A recognizer from a model directory (config.json + model.safetensors), or an .onnx file.
+
+        ``num_threads`` sets the compute threads (for torch, process-wide); by default the backend's own.
+        """
         if backend == "torch":
+            if num_threads:
+                torch.set_num_threads(num_threads)
             model, config = load_model(path)
             return cls(TorchBackend(model, device), config, **kwargs)
         if backend == "onnx":
             from sparkhtr.inference.onnx_backend import load_onnx_backend
 
-            onnx_backend, config = load_onnx_backend(path, device)
+            onnx_backend, config = load_onnx_backend(path, device, num_threads=num_threads)
             return cls(onnx_backend, config, **kwargs)
         raise ValueError(f"unknown backend {backend!r}: use 'torch' or 'onnx'")
 

@@ -38,6 +38,12 @@ def _strided_sizes(sizes: Tensor, stride: tuple[int, int]) -> Tensor:
     return torch.div(sizes + divisor - 1, divisor, rounding_mode="floor")
 
 
+def _sum_plane(x: Tensor) -> Tensor:
+    # Over width, then height: onnxruntime sums a whole (H, W) plane in one float32 running sum,
+    # which drifted by ~1e-3 and changed texts; two short reductions keep it at torch's precision.
+    return x.sum(dim=3, keepdim=True).sum(dim=2, keepdim=True)
+
+
 class _Masked:
     """The current resolution's mask, shared by the layers of one block (None: nothing is padded)."""
 
@@ -51,10 +57,10 @@ class _Masked:
     def instance_norm(self, x: Tensor) -> Tensor:
         if self.mask is None:
             return F.instance_norm(x, eps=INSTANCE_NORM_EPS)
-        count = self.mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
-        mean = (x * self.mask).sum(dim=(2, 3), keepdim=True) / count
+        count = _sum_plane(self.mask).clamp_min(1.0)
+        mean = _sum_plane(x * self.mask) / count
         centred = (x - mean) * self.mask
-        var = (centred * centred).sum(dim=(2, 3), keepdim=True) / count
+        var = _sum_plane(centred * centred) / count
         return centred * torch.rsqrt(var + INSTANCE_NORM_EPS)
 
     def stride(self, stride: tuple[int, int], x: Tensor) -> _Masked:

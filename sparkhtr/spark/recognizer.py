@@ -81,8 +81,8 @@ def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, A
 def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int) -> Any:
     @pandas_udf(RESULT_SCHEMA)  # type: ignore[call-overload]
     def recognize(batches: Iterator[tuple[pd.DataFrame, pd.Series]]) -> Iterator[pd.DataFrame]:
-        set_task_threads(num_threads)
-        recognizer = get_recognizer(spec, lambda: files.value)
+        threads = set_task_threads(num_threads)
+        recognizer = get_recognizer(spec, lambda: files.value, num_threads=threads)
         for images, upstream_errors in batches:
             yield recognize_frame(recognizer, images, upstream_errors, batch_size)
 

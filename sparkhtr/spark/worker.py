@@ -27,7 +27,8 @@ from sparkhtr.spark.image_struct import IMAGE_FIELDS, struct_to_image
 __all__ = [
     "ModelSpec",
     "model_file_paths",
-    "read_model_files",     "model_digest",
+    "read_model_files",
+    "model_digest",
     "get_recognizer",
     "set_task_threads",
     "recognize_frame",
@@ -84,7 +85,9 @@ def _materialize(digest: str, files: Callable[[], Mapping[str, bytes]]) -> Path:
     return _MODEL_DIRS[digest]
 
 
-def get_recognizer(spec: ModelSpec, files: Callable[[], Mapping[str, bytes]]) -> Recognizer:
+def get_recognizer(
+    spec: ModelSpec, files: Callable[[], Mapping[str, bytes]], num_threads: int | None = None
+) -> Recognizer:
     """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
     key = (spec.digest, spec.backend, spec.device)
     if key not in _RECOGNIZERS:
@@ -93,6 +96,7 @@ def get_recognizer(spec: ModelSpec, files: Callable[[], Mapping[str, bytes]]) ->
             folder / spec.entry if spec.entry else folder,
             device=spec.device,
             backend=spec.backend,
+            num_threads=num_threads,
             limits=ImageLimits(max_pixels=spec.max_pixels),
         )
     return _RECOGNIZERS[key]
