@@ -127,7 +127,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     out.mkdir(parents=True, exist_ok=True)
     log_file = (out / "log.jsonl").open("a", encoding="utf-8")
 
+    skipped = 0
+
     def log(record: dict) -> None:
+        nonlocal skipped
+        skipped += record.get("kind") == "skipped"
         log_file.write(json.dumps(record, ensure_ascii=False) + "\n")
         log_file.flush()
 
@@ -252,7 +256,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         if done:
             break
     bar.close()
-    log({"kind": "end", "step": step, "best_cer": best_cer, "minutes": (time.time() - started) / 60})
+    log(
+        {
+            "kind": "end",
+            "step": step,
+            "best_cer": best_cer,
+            "minutes": (time.time() - started) / 60,
+            "skipped_lines": skipped,
+        }
+    )
     log_file.close()
     training_curve(out / "log.jsonl", out / "curve.png")
     return out

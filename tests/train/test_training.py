@@ -51,6 +51,7 @@ def test_fine_tuning_with_a_new_charset_keeps_the_encoder(trained_model_dir, sma
     assert (tuned.state_dict()[key] - base.state_dict()[key]).abs().max() < 1e-5
     skipped = [r for r in _log(out) if r["kind"] == "skipped"]
     assert skipped and all("not in the charset" in r["reason"] for r in skipped)
+    assert _log(out)[-1]["skipped_lines"] == len(skipped)
 
 
 def test_config_files_and_their_errors(tmp_path):
