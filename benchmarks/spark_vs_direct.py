@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N lines of the split (0: all)")
     parser.add_argument("--model", default=None, help="model directory or registered name (default model if unset)")
     parser.add_argument("--random-model", metavar="ARCH", help="use random weights of this architecture instead")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--direct-threads", type=int, default=0, help="torch threads for the direct run (0: torch's)")
     args = parser.parse_args(argv)

@@ -11,6 +11,14 @@ from PIL import Image, ImageDraw, ImageFont
 __all__ = ["lines_with_text", "training_curve"]
 
 
+def _caption_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow's built-in font has no accented letters; DejaVu (on most Linux systems) has them all.
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", 15)
+    except OSError:
+        return ImageFont.load_default(size=16)
+
+
 def lines_with_text(
     images: Sequence[Image.Image],
     captions: Sequence[Sequence[str]],
@@ -19,7 +27,7 @@ def lines_with_text(
     line_height: int = 64,
 ) -> Path:
     """A PNG stacking each line image (scaled to ``line_height``) above its caption rows."""
-    font = ImageFont.load_default(size=16)
+    font = _caption_font()
     rows = []
     for image, caption in zip(images, captions):
         image = image.convert("RGB")
