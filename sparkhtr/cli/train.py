@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _charset(value: str | None):
     if value is None or value in ("latin", "data"):
         return value
-    from sparkhtr.text.charset import read_charset_file
+    from sparkhtr.model.span_import import read_charset_file  # one reader of charset files for every command
 
     return read_charset_file(value)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterable
-from pathlib import Path
 
-__all__ = ["Charset", "normalize_text", "read_charset_file", "LATIN_CHARSET"]
+__all__ = ["Charset", "normalize_text", "LATIN_CHARSET"]
 
 # Latin script for English, French and German (and the accents of names in them): printable ASCII,
 # French and German letters both cases, the usual typographic quotes, dashes and signs.
@@ -21,19 +19,6 @@ LATIN_CHARSET = sorted(
 def normalize_text(text: str) -> str:
     """NFC, one line, single spaces: how every label is stored and compared."""
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def read_charset_file(path: str | Path) -> list[str]:
-    """A JSON list of characters, or one character per line (a line holding one space is the space)."""
-    text = Path(path).read_text("utf-8")
-    if text.lstrip().startswith("["):
-        chars = json.loads(text)
-    else:
-        chars = [line for line in text.split("\n") if line != ""]
-    bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
-    if bad:
-        raise ValueError(f"{path}: every entry must be one character, got {bad[:5]!r}")
-    return chars
 
 
 class Charset:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sparkhtr.text.charset import LATIN_CHARSET, Charset, normalize_text, read_charset_file
+from sparkhtr.text.charset import LATIN_CHARSET, Charset, normalize_text
 from sparkhtr.text.ctc import greedy_decode
 from sparkhtr.text.metrics import corpus_scores, punctuation_tokens
 
@@ -25,17 +25,13 @@ def test_confidence_follows_probabilities():
     assert greedy_decode(np.zeros((0, 3)), 2).chars == []
 
 
-def test_charset_codec_and_errors(tmp_path):
+def test_charset_codec_and_errors():
     charset = Charset.from_texts(["ba c", "a"])
     assert charset.chars == [" ", "a", "b", "c"] and charset.blank == 4
     assert charset.decode(charset.encode("cab")) == "cab"
     with pytest.raises(KeyError, match="'z'"):
         charset.encode("az")
     assert charset.missing("abz!") == {"z", "!"}
-    (tmp_path / "chars.txt").write_text("a\n \nb\n", "utf-8")
-    assert read_charset_file(tmp_path / "chars.txt") == ["a", " ", "b"]
-    (tmp_path / "chars.json").write_text('["x", "é"]', "utf-8")
-    assert read_charset_file(tmp_path / "chars.json") == ["x", "é"]
 
 
 def test_latin_charset_covers_english_french_german():
