@@ -6,8 +6,17 @@ rest of the library never imports this package; only users of Spark do.
 >>> from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer  # doctest: +SKIP
 """
 
-from sparkhtr.spark.binary_to_image import BinaryToImage
-from sparkhtr.spark.image_struct import ImageType
-from sparkhtr.spark.recognizer import ImageHandwrittenTextRecognizer
+import os
+import sys
+
+# Spark starts its Python workers with `python3` from PATH unless told otherwise; run from a
+# virtual environment that is not activated, that Python has no torch or sparkhtr and every
+# row fails. When nothing is set, use this interpreter (it takes effect for sessions created
+# after this import; on a cluster set PYSPARK_PYTHON or spark.pyspark.python yourself).
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+from sparkhtr.spark.binary_to_image import BinaryToImage  # noqa: E402
+from sparkhtr.spark.image_struct import ImageType  # noqa: E402
+from sparkhtr.spark.recognizer import ImageHandwrittenTextRecognizer  # noqa: E402
 
 __all__ = ["BinaryToImage", "ImageHandwrittenTextRecognizer", "ImageType"]
