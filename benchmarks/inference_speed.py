@@ -9,6 +9,8 @@ one machine, rather than from memory. Options measured:
     torch-bf16-cl  bf16 autocast + channels_last
     onnx-fp32      onnxruntime on the file `sparkhtr export-onnx` writes (OnnxBackend defaults: no spinning)
     onnx-fp32-spin the same with onnxruntime's thread spinning on
+    onnx-int8      onnxruntime on the int8 file `sparkhtr export-onnx --int8` writes, calibrated on 64
+                   lines of the data's train split (never the measured lines)
 
 Images are decoded and resized once, before timing: the timed part is batching, the network and
 greedy CTC decoding, which is what differs between options. Image preparation is timed on its own.
@@ -34,7 +36,7 @@ from pathlib import Path
 __all__ = ["main", "OPTIONS", "val_lines"]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "copiste_dun_jour_fr"
-OPTIONS = ("torch-fp32", "torch-bf16", "torch-cl", "torch-bf16-cl", "onnx-fp32", "onnx-fp32-spin")
+OPTIONS = ("torch-fp32", "torch-bf16", "torch-cl", "torch-bf16-cl", "onnx-fp32", "onnx-fp32-spin", "onnx-int8")
 
 
 def val_lines(data: Path, split: str, limit: int) -> list[Path]:
@@ -91,6 +93,7 @@ class Measurement:
 
 
 def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Callable:
+    """``onnx_path`` is the float32 file; the int8 one lies beside it as model.int8.onnx."""
     import torch
 
     from sparkhtr.inference.backends import TorchBackend
@@ -99,6 +102,8 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
 
     if option.startswith("onnx-fp32"):
         return OnnxBackend(onnx_path, num_threads=threads, spin=option.endswith("-spin"))
+    if option == "onnx-int8":
+        return OnnxBackend(onnx_path.with_name("model.int8.onnx"), num_threads=threads)
     model, _ = load_model(model_dir)
     backend = TorchBackend(model, precision="bf16" if "bf16" in option else "fp32")
     if not option.endswith("-cl"):
@@ -131,6 +136,7 @@ def measure(
     batch_sizes: list[int],
     threads: list[int],
     repeats: int,
+    calibration: list[Path],
 ) -> tuple[list[Measurement], float]:
     """Every (threads, option, batch size), best of ``repeats``; also image preparation lines/s."""
     import torch
@@ -147,10 +153,14 @@ def measure(
     start = time.perf_counter()
     prepared = [prepare_line(load_image(p), config.preprocessing) for p in paths]
     prepare_rate = len(paths) / (time.perf_counter() - start)
-    onnx_path = model_dir / "model.onnx"
-    if any(o.startswith("onnx") for o in options) and not onnx_path.is_file():
-        onnx_path = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-")) / "model.onnx"
+    # Always a fresh float32 export: a model directory's own model.onnx may be an int8 file.
+    onnx_path = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-")) / "model.onnx"
+    if any(o.startswith("onnx") for o in options):
         export_onnx(model, config, onnx_path)
+    if "onnx-int8" in options:
+        from sparkhtr.inference.quantize import quantize_onnx
+
+        quantize_onnx(onnx_path, onnx_path.with_name("model.int8.onnx"), (load_image(p) for p in calibration))
 
     results: list[Measurement] = []
     reference: dict[int, list[list[int]]] = {}
@@ -219,10 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     paths = val_lines(args.data, args.split, args.limit)
     if not paths:
         raise SystemExit(f"no {args.split} lines under {args.data}")
+    train = val_lines(args.data, "train", 0)
+    calibration = train[:: max(1, len(train) // 64)][:64]
+    if "onnx-int8" in args.options and not calibration:
+        raise SystemExit(f"onnx-int8 calibrates on the train split of {args.data}, and it has none")
     with tempfile.TemporaryDirectory(prefix="sparkhtr-bench-") as scratch:
         model_dir = _model_dir(args, Path(scratch))
         results, prepare_rate = measure(
-            model_dir, paths, args.options, sorted(args.batch_sizes), args.threads, args.repeats
+            model_dir, paths, args.options, sorted(args.batch_sizes), args.threads, args.repeats, calibration
         )
     import onnxruntime
     import torch

@@ -6,6 +6,7 @@ models, recognition only: no detection or layout step, since the inputs are alre
 
     sparkhtr-torch   Recognizer, torch backend (fp32)
     sparkhtr-onnx    Recognizer, onnxruntime backend (the model exported to ONNX on the fly if needed)
+    sparkhtr-onnx-int8  the same on the model directory's model.int8.onnx (`export-onnx --int8`)
     rapidocr         RapidOCR (PP-OCR recognition model via onnxruntime), det and cls disabled
     tesseract        Tesseract LSTM in-process through tesserocr (--oem 1 --psm 7; see below)
     tesseract-cli    the tesseract program, --oem 1 --psm 7, one process per line (pytesseract's way)
@@ -38,7 +39,7 @@ from pathlib import Path
 
 __all__ = ["main", "read_lines", "ENGINES"]
 
-ENGINES = ("sparkhtr-torch", "sparkhtr-onnx", "rapidocr", "tesseract", "tesseract-cli")
+ENGINES = ("sparkhtr-torch", "sparkhtr-onnx", "sparkhtr-onnx-int8", "rapidocr", "tesseract", "tesseract-cli")
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata")
 
 
@@ -96,11 +97,16 @@ def _sparkhtr(backend: str, model_dir: Path, threads: int, batch_size: int) -> C
     from sparkhtr import Recognizer
     from sparkhtr.inference.onnx_backend import OnnxBackend
     from sparkhtr.model.files import load_model
-    from sparkhtr.model.onnx_export import ONNX_FILE, export_onnx
+    from sparkhtr.model.onnx_export import INT8_ONNX_FILE, ONNX_FILE, export_onnx
 
     torch.set_num_threads(threads)
     if backend == "torch":
         recognizer = Recognizer.load(model_dir)
+    elif backend == "onnx-int8":
+        if not (model_dir / INT8_ONNX_FILE).is_file():
+            raise ImportError(f"no {INT8_ONNX_FILE} in {model_dir}: make one with `sparkhtr export-onnx --int8`")
+        _, config = load_model(model_dir)
+        recognizer = Recognizer(OnnxBackend(model_dir / INT8_ONNX_FILE, num_threads=threads), config)
     else:
         onnx_path = model_dir / ONNX_FILE
         if not onnx_path.is_file():

@@ -26,14 +26,18 @@ DATA = "../shared/data/copiste_dun_jour_fr"
 def measure(arch: str, precision: str, batches: list, steps: int, charset: Charset) -> float:
     config = ModelConfig(architecture(arch, input_channels=1), charset.chars)
     model = build_model(config).train()
+    channels_last = precision.endswith("+cl")
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), 1e-4)
     ctc = torch.nn.CTCLoss(blank=charset.blank, reduction="sum", zero_infinity=True)
     lines, start = 0, 0.0
     for i, batch in enumerate(batches[: steps + 2]):
         if i == 2:  # two warm-up steps
             start, lines = time.perf_counter(), 0
-        with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
-            log_probs = model(batch.images, batch.sizes)
+        images = batch.images.contiguous(memory_format=torch.channels_last) if channels_last else batch.images
+        with torch.autocast("cpu", torch.bfloat16, enabled=precision.startswith("bf16")):
+            log_probs = model(images, batch.sizes)
         loss = ctc(log_probs.transpose(0, 1), batch.targets, batch.input_lengths, batch.target_lengths)
         optimizer.zero_grad()
         loss.backward()
@@ -50,7 +54,7 @@ def main() -> None:
     parser.add_argument("--line-height", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--architectures", default="span_quarter,span_small,span_half")
-    parser.add_argument("--precisions", default="bf16,fp32")
+    parser.add_argument("--precisions", default="bf16,bf16+cl,fp32")  # +cl: channels_last
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -63,8 +67,10 @@ def main() -> None:
     print(f"{'architecture':<14}{'precision':<10}{'params':>10}{'lines/s':>10}{'ratio':>8}")
     baseline = None
     for arch in args.architectures.split(","):
-        params = sum(p.numel() for p in build_model(ModelConfig(architecture(arch, input_channels=1),
-                                                                charset.chars)).parameters())
+        params = sum(
+            p.numel()
+            for p in build_model(ModelConfig(architecture(arch, input_channels=1), charset.chars)).parameters()
+        )
         for precision in args.precisions.split(","):
             rate = measure(arch, precision, batches, args.steps, charset)
             baseline = baseline or rate

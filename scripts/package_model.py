@@ -1,10 +1,13 @@
 """Copy a trained model directory into the package as fp16 safetensors (the bundled models).
 
-    python scripts/package_model.py runs/span_small_latin_s2 sparkhtr/pretrained/span_small_latin
+    python scripts/package_model.py runs/s4 sparkhtr/pretrained/span_small_latin \
+        --int8-calibration ../shared/data/copiste_dun_jour_fr
 
 Keeps config.json (the training settings stay in its provenance) and writes the weights in float16,
 which halves the size; fp16 weights give the same texts as fp32 within the rounding of the
 greedy path (checked by `sparkhtr evaluate` on the packaged copy, whose figures go in the card).
+With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr export-onnx --int8`
+calibrated on 64 train lines), so `--backend onnx` works offline with the bundled model.
 """
 
 from __future__ import annotations
@@ -14,16 +17,24 @@ import argparse
 import torch
 
 from sparkhtr.model.files import load_model, save_model
+from sparkhtr.model.onnx_export import INT8_ONNX_FILE
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("out_dir")
+    parser.add_argument("--int8-calibration", metavar="DATASET", help="also write model.int8.onnx, calibrated here")
     args = parser.parse_args()
     model, config = load_model(args.run_dir)
     save_model(args.out_dir, model, config, dtype=torch.float16)
     print(f"{args.run_dir} -> {args.out_dir} (float16)")
+    if args.int8_calibration:
+        from sparkhtr.cli.main import main as cli
+
+        # From the packaged fp16 weights, so the ONNX file holds exactly the bundled model.
+        int8 = f"{args.out_dir}/{INT8_ONNX_FILE}"
+        cli(["export-onnx", args.out_dir, int8, "--int8", "--calibration", args.int8_calibration])
 
 
 if __name__ == "__main__":

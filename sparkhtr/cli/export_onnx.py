@@ -4,6 +4,10 @@ The file holds the network (dynamic batch, height and width; per-line sizes as a
 the model's config, so `Recognizer.load(OUT.onnx, backend="onnx")` or `sparkhtr recognize --backend
 onnx --model OUT.onnx` needs nothing else. Name it model.onnx inside the model directory to let
 `--model DIR --backend onnx` find it.
+
+`--int8 --calibration DATASET` writes an int8 model instead (about 1.5x faster on CPU, CER within
+a few tenths of a point in our measurement; see sparkhtr.inference.quantize). Calibrate on a few
+dozen lines like those you will read.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("output", metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset version (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-torch check after export")
+    p.add_argument("--int8", action="store_true", help="quantize the convolutions to int8 (needs --calibration)")
+    p.add_argument("--calibration", metavar="DATASET", help="line images to calibrate int8 on: a folder or KIND:PATH")
+    p.add_argument("--calibration-split", default="train", help="split of DATASET to use (default train)")
+    p.add_argument("--calibration-lines", type=int, default=64, help="how many lines to calibrate on (default 64)")
     p.set_defaults(func=run)
 
 
@@ -34,9 +42,41 @@ def run(args: argparse.Namespace) -> int:
     from sparkhtr.model.onnx_export import DEFAULT_OPSET, export_onnx
     from sparkhtr.registry import resolve_model
 
+    if args.int8 and not args.calibration:
+        raise SystemExit("sparkhtr export-onnx: --int8 needs --calibration DATASET (line images to calibrate on)")
     directory = Path(args.model) if Path(args.model).exists() else resolve_model(args.model)
     model, config = load_model(directory)
-    report = export_onnx(model, config, args.output, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
-    check = "not checked" if report.max_abs_diff is None else f"max |log-prob diff| vs torch {report.max_abs_diff:.2g}"
-    print(f"{report.path}: {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, {check}")
+    if not args.int8:
+        report = export_onnx(model, config, args.output, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
+        diff = report.max_abs_diff
+        check = "not checked" if diff is None else f"max |log-prob diff| vs torch {diff:.2g}"
+        print(f"{report.path}: {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, {check}")
+        return 0
+    return _export_int8(args, model, config)
+
+
+def _export_int8(args: argparse.Namespace, model, config) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from sparkhtr.data.datasets import open_dataset
+    from sparkhtr.inference.quantize import quantize_onnx
+    from sparkhtr.model.onnx_export import DEFAULT_OPSET, export_onnx
+
+    samples = open_dataset(args.calibration, split=args.calibration_split)
+    if not samples:
+        raise SystemExit(
+            f"sparkhtr export-onnx: {args.calibration} has no {args.calibration_split!r} lines to calibrate on"
+        )
+    # An even spread over the data set, not its first pages only.
+    step = max(1, len(samples) // args.calibration_lines)
+    chosen = samples[::step][: args.calibration_lines]
+    with tempfile.TemporaryDirectory() as scratch:
+        float_path = Path(scratch) / "float32.onnx"
+        export_onnx(model, config, float_path, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
+        report = quantize_onnx(float_path, args.output, (sample.load() for sample in chosen))
+    print(
+        f"{report.path}: int8, {report.size_bytes / 1e6:.1f} MB, calibrated on {report.calibration_lines} lines; "
+        f"{report.changed_texts} of them read differently from float32"
+    )
     return 0

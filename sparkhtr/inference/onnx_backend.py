@@ -27,7 +27,7 @@ import torch
 
 from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import ModelFileError
-from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE
+from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, INT8_ONNX_FILE, ONNX_FILE
 
 __all__ = ["OnnxBackend", "load_onnx_backend", "read_onnx_config", "resolve_onnx_path", "default_num_threads"]
 
@@ -51,16 +51,16 @@ def default_num_threads() -> int:
 
 
 def resolve_onnx_path(path: str | Path) -> Path:
-    """An .onnx file as given, or ``model.onnx`` inside a model directory."""
+    """An .onnx file as given; in a model directory, ``model.onnx``, else ``model.int8.onnx``."""
     path = Path(path)
     if path.is_dir():
-        candidate = path / ONNX_FILE
-        if not candidate.is_file():
-            raise ModelFileError(
-                f"{path}: no {ONNX_FILE} in this model directory; create it with "
-                f"`sparkhtr export-onnx {path} {candidate}`"
-            )
-        return candidate
+        for name in (ONNX_FILE, INT8_ONNX_FILE):
+            if (path / name).is_file():
+                return path / name
+        raise ModelFileError(
+            f"{path}: no {ONNX_FILE} or {INT8_ONNX_FILE} in this model directory; create one with "
+            f"`sparkhtr export-onnx {path} {path / ONNX_FILE}`"
+        )
     if not path.is_file():
         raise ModelFileError(f"{path}: no such ONNX file or model directory")
     return path

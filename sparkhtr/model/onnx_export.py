@@ -39,6 +39,7 @@ from sparkhtr.model.span import SpanLineModel
 
 __all__ = [
     "ONNX_FILE",
+    "INT8_ONNX_FILE",
     "CONFIG_METADATA_KEY",
     "FORMAT_METADATA_KEY",
     "ONNX_FORMAT",
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 ONNX_FILE = "model.onnx"
+# `sparkhtr export-onnx --int8` (sparkhtr.inference.quantize); bundled models ship one.
+INT8_ONNX_FILE = "model.int8.onnx"
 CONFIG_METADATA_KEY = "sparkhtr.config"
 FORMAT_METADATA_KEY = "sparkhtr.format"
 ONNX_FORMAT = "sparkhtr-onnx/1"

@@ -334,3 +334,40 @@ def test_cuda_device_needs_the_cuda_provider(onnx_file: Path):
             load_onnx_backend(onnx_file, device="cuda")
     with pytest.raises(ValueError, match="unknown device"):
         OnnxBackend(onnx_file, device="tpu")
+
+
+# --- int8 ---------------------------------------------------------------------------------------
+
+
+def test_int8_export_of_the_bundled_model_reads_like_float32(small_dataset: Path, tmp_path: Path) -> None:
+    """The real default model, quantized with its CLI on 48 real train lines, keeps its accuracy on
+    the 8 held-out lines (real weights: random ones would make the comparison meaningless)."""
+    int8_path = tmp_path / "int8.onnx"
+    float_path = tmp_path / "float32.onnx"
+    assert main(["export-onnx", "span_small_latin", str(float_path)]) == 0
+    args = ["export-onnx", "span_small_latin", str(int8_path), "--int8", "--calibration", str(small_dataset)]
+    assert main(args) == 0
+    assert int8_path.stat().st_size < float_path.stat().st_size / 2  # int8 weights
+    assert read_onnx_config(int8_path) == read_onnx_config(float_path)  # the config travels along
+
+    val = sorted(small_dataset.glob("lines/*.png"))
+    val_ids = {
+        line.split("\t")[0]
+        for line in (small_dataset / "manifest.tsv").read_text().splitlines()[1:]
+        if line.endswith("\tval")
+    }
+    images = [p for p in val if p.stem in val_ids]
+    truth = [(small_dataset / "lines" / f"{p.stem}.txt").read_text(encoding="utf-8").strip() for p in images]
+    from sparkhtr.text.metrics import corpus_scores
+
+    scores = {}
+    for name, path in (("float32", float_path), ("int8", int8_path)):
+        results = Recognizer.load(path, backend="onnx", num_threads=1).recognize(images)
+        scores[name] = corpus_scores(zip(truth, [r.text for r in results]))["cer"]
+    assert scores["float32"] < 0.4  # the model reads these lines
+    assert scores["int8"] <= scores["float32"] + 0.03, scores
+
+
+def test_int8_without_calibration_data_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--calibration"):
+        main(["export-onnx", "span_small_latin", str(tmp_path / "x.onnx"), "--int8"])

@@ -3,7 +3,7 @@ import torch
 
 from sparkhtr.model.config import ARCHITECTURES, ModelConfig, architecture
 from sparkhtr.model.files import ModelFileError, build_model, load_model, save_model
-from sparkhtr.model.span import SpanLineModel
+from sparkhtr.model.span import PooledDropout, SpanLineModel
 
 
 def test_full_span_has_the_published_parameter_count():
@@ -42,6 +42,28 @@ def test_training_mode_applies_mix_dropout():
     x = torch.randn(1, 1, 32, 64)
     torch.manual_seed(0)
     assert not torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_pooled_dropout_keeps_the_rate_and_the_expectation(p):
+    dropout = PooledDropout(p, redraw_every=3).train()
+    x = torch.ones(4, 8, 16, 50)
+    outputs = [dropout(x) for _ in range(7)]  # crosses two pool redraws
+    for out in outputs:
+        kept = out != 0
+        assert abs(kept.float().mean().item() - (1 - p)) < 0.02
+        assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / (1 - p)))
+    assert not torch.equal(outputs[0], outputs[1])  # a fresh window each call
+    assert abs(torch.stack(outputs).mean().item() - 1.0) < 0.03  # inverted dropout: unbiased
+
+
+def test_pooled_dropout_is_the_identity_in_eval_mode_and_follows_autograd():
+    dropout = PooledDropout(0.3)
+    x = torch.randn(2, 3, 4, 5, requires_grad=True)
+    assert dropout.eval()(x) is x
+    out = dropout.train()(x)
+    out.sum().backward()
+    assert torch.equal(x.grad != 0, out != 0)
 
 
 def test_model_directory_round_trip_in_fp16(tmp_path):
