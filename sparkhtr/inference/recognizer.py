@@ -21,6 +21,8 @@ from sparkhtr.text.ctc import greedy_decode
 
 __all__ = ["Recognizer", "RecognitionResult", "CharResult"]
 
+CHUNK_LINES = 256  # lines loaded and prepared at a time in recognize()
+
 
 @dataclass(frozen=True)
 class CharResult:
@@ -129,32 +131,50 @@ class Recognizer:
         if device is not None:
             self.backend.to(device)
         results: list[RecognitionResult | None] = [None] * len(sources)
+        if batch_size is None:
+            batch_size = 16 if str(self.backend.device).startswith("cuda") else 1
+        # Chunks bound the memory of prepared lines (a 64 x 1000 line is 256 kB in float32, so a
+        # folder of 100k lines prepared at once would need 25 GB); sorting by width happens within
+        # a chunk, which is enough to keep padding small.
+        chunk = max(CHUNK_LINES, batch_size)
+        with tqdm(total=len(sources), disable=not progress, unit="line") as bar:
+            for start in range(0, len(sources), chunk):
+                stop = min(start + chunk, len(sources))
+                self._recognize_chunk(sources, start, stop, results, batch_size, on_error, bar)
+        return results[0] if single else results  # type: ignore[return-value]
+
+    def _recognize_chunk(
+        self,
+        sources: list[ImageSource],
+        start: int,
+        stop: int,
+        results: list[RecognitionResult | None],
+        batch_size: int,
+        on_error: str,
+        bar: tqdm,
+    ) -> None:
         prepared: list[PreparedLine | None] = []
         widths: list[int] = []
-        for i, source in enumerate(sources):
+        for i in range(start, stop):
             try:
-                image = load_image(source, self.limits)
+                image = load_image(sources[i], self.limits)
             except ImageError as exc:
                 if on_error == "raise":
                     raise
-                results[i] = RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+                results[i] = RecognitionResult(None, None, source=describe_source(sources[i]), error=str(exc))
+                bar.update(1)
                 prepared.append(None)
                 widths.append(0)
                 continue
             prepared.append(prepare_line(image, self.config.preprocessing))
             widths.append(image.width)
-        bar = tqdm(total=len(sources), disable=not progress, unit="line")
-        bar.update(sum(r is not None for r in results))
-        if batch_size is None:
-            batch_size = 16 if str(self.backend.device).startswith("cuda") else 1
         for batch in make_batches(prepared, batch_size):
             log_probs, frames = self.backend(batch.images, batch.sizes)
-            for row, index in enumerate(batch.indices):
-                results[index] = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[index])
-                results[index].source = describe_source(sources[index])
+            for row, offset in enumerate(batch.indices):
+                result = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[offset])
+                result.source = describe_source(sources[start + offset])
+                results[start + offset] = result
             bar.update(len(batch.indices))
-        bar.close()
-        return results[0] if single else results  # type: ignore[return-value]
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = greedy_decode(log_probs, blank=len(self.charset))

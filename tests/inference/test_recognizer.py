@@ -51,6 +51,21 @@ def test_bad_images_are_reported_and_others_still_read(recognizer, val_lines, tm
         recognizer.recognize([val_lines[0], empty])
 
 
+def test_lines_are_read_in_chunks_with_the_same_results(recognizer, val_lines, tmp_path, monkeypatch):
+    """Chunks bound memory on big folders; crossing chunk edges must not move or lose a result."""
+    from sparkhtr.inference import recognizer as module
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    sources = [*val_lines[:3], broken, *val_lines[3:6]]
+    whole = recognizer.recognize(sources, on_error="return", batch_size=2)
+    monkeypatch.setattr(module, "CHUNK_LINES", 2)
+    chunked = recognizer.recognize(sources, on_error="return", batch_size=2)
+    assert [r.text for r in chunked] == [r.text for r in whole]
+    assert [r.source for r in chunked] == [r.source for r in whole]
+    assert chunked[3].error and "broken.png" in chunked[3].error
+
+
 def test_unknown_names_and_devices_fail_clearly(trained_model_dir):
     with pytest.raises(UnknownModelError, match="no pretrained model named 'nope'.*available"):
         Recognizer.pretrained("nope")
