@@ -5,9 +5,11 @@ the model's config, so `Recognizer.load(OUT.onnx, backend="onnx")` or `sparkhtr 
 onnx --model OUT.onnx` needs nothing else. Name it model.onnx inside the model directory to let
 `--model DIR --backend onnx` find it.
 
-`--int8 --calibration DATASET` writes an int8 model instead (about 1.5x faster on CPU, CER within
-a few tenths of a point in our measurement; see sparkhtr.inference.quantize). Calibrate on a few
-dozen lines like those you will read.
+`--single-line` writes a graph without padding masks that takes one line per call (a padded batch is
+run line by line): faster on a CPU, where lines run one at a time anyway. `--int8 --calibration
+DATASET` quantizes the convolutions to int8, calibrated on a few dozen lines like those you will
+read. Together they ran 2.5x faster than the default export on our 2-core CPU, CER within a few
+tenths of a point (see sparkhtr.inference.quantize and benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("output", metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset version (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-torch check after export")
+    p.add_argument("--single-line", action="store_true", help="graph without padding masks, one line per call")
     p.add_argument("--int8", action="store_true", help="quantize the convolutions to int8 (needs --calibration)")
     p.add_argument("--calibration", metavar="DATASET", help="line images to calibrate int8 on: a folder or KIND:PATH")
     p.add_argument("--calibration-split", default="train", help="split of DATASET to use (default train)")
@@ -47,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(args.model) if Path(args.model).exists() else resolve_model(args.model)
     model, config = load_model(directory)
     if not args.int8:
-        report = export_onnx(model, config, args.output, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
+        report = export_onnx(
+            model, config, args.output, args.opset or DEFAULT_OPSET, not args.no_verify, args.single_line
+        )
         diff = report.max_abs_diff
         check = "not checked" if diff is None else f"max |log-prob diff| vs torch {diff:.2g}"
         print(f"{report.path}: {report.size_bytes / 1e6:.1f} MB, opset {report.opset}, {check}")
@@ -73,7 +78,7 @@ def _export_int8(args: argparse.Namespace, model, config) -> int:
     chosen = samples[::step][: args.calibration_lines]
     with tempfile.TemporaryDirectory() as scratch:
         float_path = Path(scratch) / "float32.onnx"
-        export_onnx(model, config, float_path, opset=args.opset or DEFAULT_OPSET, verify=not args.no_verify)
+        export_onnx(model, config, float_path, args.opset or DEFAULT_OPSET, not args.no_verify, args.single_line)
         report = quantize_onnx(float_path, args.output, (sample.load() for sample in chosen))
     print(
         f"{report.path}: int8, {report.size_bytes / 1e6:.1f} MB, calibrated on {report.calibration_lines} lines; "

@@ -110,6 +110,8 @@ class OnnxBackend:
         self.spin = spin
         self.device = device or "cpu"
         self.session = self._session(self.device)
+        # A single-line graph (export_onnx(single_line=True)) takes no sizes: lines go one by one.
+        self.single_line = [i.name for i in self.session.get_inputs()] == ["images"]
 
     def _session(self, device: str):
         ort = _onnxruntime()
@@ -131,13 +133,19 @@ class OnnxBackend:
     ) -> tuple[np.ndarray, np.ndarray]:
         images = images.numpy() if isinstance(images, torch.Tensor) else images
         sizes = sizes.numpy() if isinstance(sizes, torch.Tensor) else sizes
-        log_probs, frames = self.session.run(
-            None,
-            {
-                "images": np.ascontiguousarray(images, dtype=np.float32),
-                "sizes": np.ascontiguousarray(sizes, dtype=np.int64),
-            },
-        )
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        if not self.single_line:
+            log_probs, frames = self.session.run(None, {"images": images, "sizes": sizes})
+            return log_probs, frames
+        lines = [
+            self.session.run(None, {"images": np.ascontiguousarray(images[row : row + 1, :, :height, :width])})[0][0]
+            for row, (height, width) in enumerate(sizes.tolist())
+        ]
+        frames = np.array([len(line) for line in lines], dtype=np.int64)
+        log_probs = np.zeros((len(lines), int(frames.max(initial=0)), lines[0].shape[1] if lines else 0), np.float32)
+        for row, line in enumerate(lines):
+            log_probs[row, : len(line)] = line
         return log_probs, frames
 
 

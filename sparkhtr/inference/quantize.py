@@ -1,7 +1,9 @@
 """Int8 quantization of an exported ONNX model, calibrated on real line images.
 
 Why: on a 2-core AVX-512 CPU the int8 model ran 1.55x faster than float32 with onnxruntime
-(1 thread, 100 Copiste val lines) and its CER moved from 22.32 % to 22.20 %: benchmarks/README.md.
+(1 thread, 100 Copiste val lines) and its CER moved from 22.32 % to 22.20 %; a single-line graph
+(export_onnx(single_line=True)) in int8 ran 2.5x faster than the batched float32 one, CER 22.56 %
+(benchmarks/README.md has the figures measured by benchmarks/inference_speed.py).
 
 What is quantized, and why not everything:
 - Convolutions only (static QDQ, int8 weights per output channel, uint8 activations with ranges
@@ -41,12 +43,14 @@ class QuantizeReport:
     changed_texts: int  # calibration lines whose greedy text differs between float32 and int8
 
 
-def _feeds(images: Iterable[Image.Image], config: ModelConfig) -> list[dict[str, np.ndarray]]:
+def _feeds(images: Iterable[Image.Image], config: ModelConfig, with_sizes: bool) -> list[dict[str, np.ndarray]]:
     feeds = []
     for image in images:
         array = prepare_line(image, config.preprocessing).array[None]
-        sizes = np.array([[array.shape[2], array.shape[3]]], dtype=np.int64)
-        feeds.append({"images": array, "sizes": sizes})
+        feed = {"images": array}
+        if with_sizes:
+            feed["sizes"] = np.array([[array.shape[2], array.shape[3]]], dtype=np.int64)
+        feeds.append(feed)
     return feeds
 
 
@@ -67,7 +71,8 @@ def _texts(path: Path | str, feeds: list[dict[str, np.ndarray]], charset: Charse
     backend = OnnxBackend(path, num_threads=1)
     texts = []
     for feed in feeds:
-        log_probs, frames = backend(feed["images"], feed["sizes"])
+        sizes = np.array([feed["images"].shape[2:]], dtype=np.int64)
+        log_probs, frames = backend(feed["images"], sizes)
         decoded = greedy_decode(log_probs[0, : int(frames[0])], charset.blank)
         texts.append(charset.decode(c.label for c in decoded.chars))
     return texts
@@ -77,7 +82,8 @@ def quantize_onnx(source: str | Path, output: str | Path, calibration: Iterable[
     """Write an int8 copy of the exported model ``source`` to ``output``, calibrated on ``calibration``.
 
     Args:
-        source: a float32 .onnx file from ``export_onnx`` (or a model directory holding model.onnx).
+        source: a float32 .onnx file from ``export_onnx`` (or a model directory holding model.onnx),
+            batched or single-line; the int8 file has the same inputs.
         output: the .onnx file to write; it keeps the source's embedded config.
         calibration: line images (PIL) like those the model will read.
 
@@ -91,7 +97,7 @@ def quantize_onnx(source: str | Path, output: str | Path, calibration: Iterable[
     source = resolve_onnx_path(source)
     output = Path(output)
     config = read_onnx_config(source)
-    feeds = _feeds(calibration, config)
+    feeds = _feeds(calibration, config, with_sizes=not OnnxBackend(source, num_threads=1).single_line)
     if not feeds:
         raise ValueError("int8 quantization needs at least one calibration line image")
     with tempfile.TemporaryDirectory() as scratch:

@@ -82,6 +82,26 @@ def onnx_file(model_dir: Path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def single_line_file(model_dir: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("exported") / "quarter.single.onnx"
+    assert main(["export-onnx", str(model_dir), str(out), "--single-line"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module", params=["batched", "single_line"])
+def any_onnx_file(request, onnx_file: Path, single_line_file: Path) -> Path:
+    """Both graphs: padded batches with masks, and lines one by one without (the backend crops them)."""
+    return onnx_file if request.param == "batched" else single_line_file
+
+
+@pytest.fixture(scope="module")
+def bundled_single_line(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundled") / "single.onnx"
+    assert main(["export-onnx", "span_small_latin", str(out), "--single-line"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
 def torch_log_probs(model_dir: Path, lines: list[Path]) -> list[np.ndarray]:
     """Each line's float32 torch log-probs, run alone."""
     model, config = load_model(model_dir)
@@ -123,9 +143,9 @@ def _assert_same_texts(got: list, want: list, near_ties: set[int]) -> None:
             assert a.text == b.text, f"line {index}"
 
 
-def _assert_log_probs_match(got: np.ndarray, want: np.ndarray, frames: np.ndarray) -> None:
+def _assert_log_probs_match(got: np.ndarray, want: np.ndarray, frames: np.ndarray, atol: float = ATOL) -> None:
     for row, count in enumerate(frames):
-        np.testing.assert_allclose(got[row, :count], want[row, :count], rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(got[row, :count], want[row, :count], rtol=RTOL, atol=atol)
 
 
 def test_cli_export_writes_a_self_contained_file(onnx_file: Path, model_dir: Path, capsys):
@@ -144,6 +164,15 @@ def test_cli_export_writes_a_self_contained_file(onnx_file: Path, model_dir: Pat
     assert images_dims[1].dim_value == config.architecture.input_channels
     assert inputs["sizes"].elem_type == onnx.TensorProto.INT64
     assert [o.name for o in proto.graph.output] == ["log_probs", "frames"]
+
+
+def test_single_line_graph_takes_images_only(single_line_file: Path, onnx_file: Path, model_dir: Path):
+    proto = onnx.load(str(single_line_file))
+    assert [i.name for i in proto.graph.input] == ["images"]
+    assert [o.name for o in proto.graph.output] == ["log_probs", "frames"]
+    assert read_onnx_config(single_line_file).to_dict() == load_model(model_dir)[1].to_dict()
+    assert OnnxBackend(single_line_file).single_line
+    assert not OnnxBackend(onnx_file).single_line
 
 
 def test_onnx_gives_torch_log_probs_and_texts_on_real_lines(
@@ -179,8 +208,28 @@ def test_onnx_gives_torch_log_probs_and_texts_on_real_lines(
         )
 
 
-def test_onnx_batch_1_equals_batch_16(onnx_file: Path, lines: list[Path], near_ties: set[int]):
-    recognizer = Recognizer.load(onnx_file, backend="onnx")
+def test_single_line_graph_of_the_real_model_gives_torch_results(bundled_single_line: Path, val_lines: list[Path]):
+    """The bundled model's single-line graph against torch on real lines, padded batches included.
+
+    With trained weights both engines agree to ~1e-3; the seeded random model above amplifies the
+    instance norms' float32 differences (onnxruntime's InstanceNormalization sums in another order)
+    to ~5e-2, too close to its near ties for text comparisons, hence the real model here.
+    """
+    torch_recognizer = Recognizer.pretrained()
+    onnx_recognizer = Recognizer.load(bundled_single_line, backend="onnx")
+    prepared = [prepare_line(load_image(p), torch_recognizer.config.preprocessing) for p in val_lines]
+    for batch in make_batches(prepared, 4):
+        want, want_frames = torch_recognizer.backend(batch.images, batch.sizes)
+        got, got_frames = onnx_recognizer.backend(batch.images, batch.sizes)
+        np.testing.assert_array_equal(got_frames, want_frames)
+        _assert_log_probs_match(got, want, want_frames, atol=5e-3)
+    for batch_size in (1, 4):
+        got_texts = [r.text for r in onnx_recognizer.recognize(val_lines, batch_size=batch_size)]
+        assert got_texts == [r.text for r in torch_recognizer.recognize(val_lines)]
+
+
+def test_onnx_batch_1_equals_batch_16(any_onnx_file: Path, lines: list[Path], near_ties: set[int]):
+    recognizer = Recognizer.load(any_onnx_file, backend="onnx")
     alone = recognizer.recognize(lines, batch_size=1)
     together = recognizer.recognize(lines, batch_size=16)
     _assert_same_texts(alone, together, near_ties)
@@ -339,14 +388,16 @@ def test_cuda_device_needs_the_cuda_provider(onnx_file: Path):
 # --- int8 ---------------------------------------------------------------------------------------
 
 
-def test_int8_export_of_the_bundled_model_reads_like_float32(small_dataset: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("graph", [[], ["--single-line"]], ids=["batched", "single_line"])
+def test_int8_export_of_the_bundled_model_reads_like_float32(small_dataset: Path, tmp_path: Path, graph) -> None:
     """The real default model, quantized with its CLI on 48 real train lines, keeps its accuracy on
     the 8 held-out lines (real weights: random ones would make the comparison meaningless)."""
     int8_path = tmp_path / "int8.onnx"
     float_path = tmp_path / "float32.onnx"
     assert main(["export-onnx", "span_small_latin", str(float_path)]) == 0
-    args = ["export-onnx", "span_small_latin", str(int8_path), "--int8", "--calibration", str(small_dataset)]
+    args = ["export-onnx", "span_small_latin", str(int8_path), *graph, "--int8", "--calibration", str(small_dataset)]
     assert main(args) == 0
+    assert OnnxBackend(int8_path).single_line == bool(graph)
     assert int8_path.stat().st_size < float_path.stat().st_size / 2  # int8 weights
     assert read_onnx_config(int8_path) == read_onnx_config(float_path)  # the config travels along
 

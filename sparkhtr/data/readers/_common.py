@@ -2,7 +2,8 @@
 
 Each corpus format differs in where the text and the line box live, but they all end the same way: a line id, a
 normalised text, a split and a zero-argument loader that reads (and, for page formats, crops) the image only when
-asked. Keeping that tail here means every reader reports skips, names failures and crops boxes the same way.
+asked. Keeping that tail here means every reader reports skips, names failures and crops boxes the same way; the page
+formats (RIMES, PAGE, READ 2016, ALTO) hand each line they find to one ``PageLines``, which keeps it or reports why not.
 
 Skip reports (all readers): a reader takes ``report: list[str] | None``. When a list is given it appends one line
 per skipped item, ``"<reason>: <item> (<file>)"`` optionally followed by ``": <detail>"``. ``<reason>`` is one of
@@ -19,18 +20,22 @@ import threading
 import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from PIL import Image, UnidentifiedImageError
 
+from sparkhtr.data.sample import LineSample
 from sparkhtr.io.image import MIN_SIDE, ImageError, ImageLimits, load_image
 from sparkhtr.text.charset import normalize_text
 
 __all__ = [
     "REASONS",
+    "SPLITS",
+    "check_split",
+    "xml_files",
     "ReaderWarning",
     "Skips",
     "skip_counts",
@@ -45,6 +50,7 @@ __all__ = [
     "LineFile",
     "PageCrop",
     "PageChecker",
+    "PageLines",
     "Box",
     "polygon_box",
     "parse_points",
@@ -66,6 +72,9 @@ REASONS = (
     "bad-line",  # a malformed line in a text listing (IAM lines.txt)
     "no-split",  # the line belongs to no split
 )
+
+# The splits a reader can put a line in; readers that take one ``split`` for all their lines check it is one of these.
+SPLITS = ("train", "val", "test")
 
 # Page scans are larger than line images; a 600 dpi A3 colour scan is ~70 M pixels.
 PAGE_LIMITS = ImageLimits(max_pixels=150_000_000)
@@ -100,6 +109,27 @@ class Skips:
 def skip_counts(report: Iterable[str]) -> dict[str, int]:
     """``{reason: number of skipped items}`` from a reader's report list."""
     return dict(Counter(line.split(":", 1)[0] for line in report))
+
+
+# --- arguments --------------------------------------------------------------------------------------------------------
+
+
+def check_split(split: str, reader: str) -> None:
+    """ValueError, prefixed with the ``reader``'s name, unless ``split`` is one of ``SPLITS``."""
+    if split not in SPLITS:
+        raise ValueError(f"{reader}: split must be one of {SPLITS}, got {split!r}")
+
+
+def xml_files(path: Path, reader: str) -> list[Path]:
+    """The XML files to read: ``path`` itself, or every ``*.xml`` below the folder, sorted; raises if there are none."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".xml" and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{reader}: no .xml files under {path}")
+    return files
 
 
 # --- XML, matched by local name so every namespace version (or none) reads the same -------------------------------
@@ -430,3 +460,50 @@ class PageChecker:
         if fit_box(box, size, ref_size) is None:
             return ("bad-box", f"box {box} is outside the {size[0]}x{size[1]} page or too small")
         return None
+
+
+class PageLines:
+    """The lines one call of a page-format reader keeps (RIMES, PAGE, READ 2016, ALTO), in the order they are added.
+
+    The reader finds each line's id, text, box and page image; ``add`` keeps the line or reports why not, the same
+    way for every format, and makes ids unique across the whole call.
+    """
+
+    def __init__(self, skips: Skips, check_images: bool) -> None:
+        self.samples: list[LineSample] = []
+        self._skips = skips
+        self._checker = PageChecker(check_images)
+        self._unique = UniqueIds()
+
+    def add(
+        self,
+        line_id: str,
+        text: str,
+        box: Callable[[], Box | str],
+        image: Path,
+        xml_path: Path,
+        split: str,
+        ref_size: tuple[float, float] | None = None,
+    ) -> None:
+        """Keep one line as a ``LineSample`` cropped from ``image``, or report it as skipped.
+
+        ``text`` is already cleaned; an empty one is skipped. ``box`` returns the line's box (in ``ref_size``
+        coordinates if given, see ``PageCrop``) or why it has no usable one, for the ``bad-box`` report line. It is
+        called only for a line with text, so an empty line is reported as ``empty-text`` without its coordinates
+        ever being parsed (parsing can raise, e.g. on infinite ones).
+        """
+        if not text:
+            self._skips.add("empty-text", line_id, xml_path)
+            return
+        line_box = box()
+        if isinstance(line_box, str):
+            self._skips.add("bad-box", line_id, xml_path, line_box)
+            return
+        problem = self._checker.problem(image, line_box, ref_size)
+        if problem is not None:
+            reason, detail = problem
+            self._skips.add(reason, line_id, image, detail)
+            return
+        sample_id = self._unique(line_id)
+        crop = PageCrop(image, line_box, sample_id, ref_size)
+        self.samples.append(LineSample(sample_id, text, split, crop, xml_path))

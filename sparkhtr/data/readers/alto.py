@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from sparkhtr.data.readers._common import (
     Box,
     ImageResolver,
-    PageChecker,
-    PageCrop,
+    PageLines,
     Skips,
-    UniqueIds,
+    check_split,
     child,
     clean_text,
     descendants,
@@ -39,13 +39,12 @@ from sparkhtr.data.readers._common import (
     parse_points,
     parse_xml,
     polygon_box,
+    xml_files,
 )
-from sparkhtr.data.readers.pagexml import page_files
 from sparkhtr.data.sample import LineSample
 
 __all__ = ["read_alto", "alto_line_text", "alto_line_box"]
 
-SPLITS = ("train", "val", "test")
 _PIXEL_UNITS = ("", "pixel", "pixels", "px")
 
 
@@ -68,6 +67,16 @@ def alto_line_box(line: ET.Element) -> Box | None:
     if hpos is None or vpos is None or width is None or height is None or width <= 0 or height <= 0:
         return None
     return (hpos, vpos, hpos + width, vpos + height)
+
+
+def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Box | str:
+    """The line's box, or the ``bad-box`` detail: it has none, or its unit cannot be scaled onto the image."""
+    box = alto_line_box(line)
+    if box is None:
+        return "no Shape/Polygon and no HPOS/VPOS/WIDTH/HEIGHT"
+    if unit not in _PIXEL_UNITS and ref_size is None:
+        return f"unit {unit!r} and no Page WIDTH/HEIGHT to scale by"
+    return box
 
 
 def alto_line_text(line: ET.Element) -> str:
@@ -114,18 +123,13 @@ def read_alto(
     report: list[str] | None = None,
 ) -> list[LineSample]:
     """Text lines of one ALTO file or of every ALTO file under a folder, all in ``split``."""
-    if split not in SPLITS:
-        raise ValueError(f"ALTO: split must be one of {SPLITS}, got {split!r}")
+    check_split(split, "ALTO")
     path = Path(path)
-    files = page_files(path)
-    if not files:
-        raise FileNotFoundError(f"ALTO: no .xml files under {path}")
+    files = xml_files(path, "ALTO")
     resolver = ImageResolver([path if path.is_dir() else path.parent], Path(image_dir) if image_dir else None)
-    checker = PageChecker(check_images)
     skips = Skips(report)
-    unique = UniqueIds()
+    lines = PageLines(skips, check_images)
     drop = "".join(drop_chars)
-    samples: list[LineSample] = []
     for xml_path in files:
         root = parse_xml(xml_path, skips)
         if root is None:
@@ -144,20 +148,6 @@ def read_alto(
             for number, line in enumerate(descendants(page, "TextLine")):
                 line_id = f"{xml_path.stem}_{line.attrib.get('ID') or f'l{number}'}"
                 text = clean_text(alto_line_text(line), drop)
-                if not text:
-                    skips.add("empty-text", line_id, xml_path)
-                    continue
-                box = alto_line_box(line)
-                if box is None:
-                    skips.add("bad-box", line_id, xml_path, "no Shape/Polygon and no HPOS/VPOS/WIDTH/HEIGHT")
-                    continue
-                if unit not in _PIXEL_UNITS and ref_size is None:
-                    skips.add("bad-box", line_id, xml_path, f"unit {unit!r} and no Page WIDTH/HEIGHT to scale by")
-                    continue
-                problem = checker.problem(image, box, ref_size)
-                if problem is not None:
-                    skips.add(problem[0], line_id, image, problem[1])
-                    continue
-                sample_id = unique(line_id)
-                samples.append(LineSample(sample_id, text, split, PageCrop(image, box, sample_id, ref_size), xml_path))
-    return samples
+                box = partial(_box_or_why, line, unit, ref_size)
+                lines.add(line_id, text, box, image, xml_path, split, ref_size=ref_size)
+    return lines.samples

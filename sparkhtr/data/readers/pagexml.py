@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from sparkhtr.data.readers._common import (
     Box,
     ImageResolver,
-    PageChecker,
-    PageCrop,
+    PageLines,
     Skips,
-    UniqueIds,
+    check_split,
     child,
     children,
     clean_text,
@@ -42,12 +42,11 @@ from sparkhtr.data.readers._common import (
     parse_points,
     parse_xml,
     polygon_box,
+    xml_files,
 )
 from sparkhtr.data.sample import LineSample
 
-__all__ = ["read_pagexml", "page_files", "read_page_files", "line_text", "coords_box"]
-
-SPLITS = ("train", "val", "test")
+__all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box"]
 
 
 def coords_box(element: ET.Element) -> Box | None:
@@ -66,6 +65,12 @@ def coords_box(element: ET.Element) -> Box | None:
             except (KeyError, ValueError):
                 continue
     return polygon_box(points)
+
+
+def _box_or_why(line: ET.Element) -> Box | str:
+    """The line's ``Coords`` box, or the ``bad-box`` detail when it has none."""
+    box = coords_box(line)
+    return box if box is not None else "no Coords points"
 
 
 def _equiv_text(equiv: ET.Element) -> str | None:
@@ -103,15 +108,6 @@ def line_text(line: ET.Element) -> str:
     return " ".join(w for w in words if w)
 
 
-def page_files(path: Path) -> list[Path]:
-    """The XML files to read: ``path`` itself, or every ``*.xml`` below the folder, sorted."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} does not exist")
-    return sorted(p for p in path.rglob("*") if p.suffix.lower() == ".xml" and p.is_file())
-
-
 def read_page_files(
     files: Iterable[tuple[Path, str]],
     *,
@@ -122,9 +118,7 @@ def read_page_files(
 ) -> list[LineSample]:
     """Lines of the given ``(xml file, split)`` pairs; the engine shared by the PAGE and READ 2016 readers."""
     drop = "".join(drop_chars)
-    checker = PageChecker(check_images)
-    unique = UniqueIds()
-    samples: list[LineSample] = []
+    lines = PageLines(skips, check_images)
     for xml_path, split in files:
         root = parse_xml(xml_path, skips)
         if root is None:
@@ -137,20 +131,8 @@ def read_page_files(
             for number, line in enumerate(descendants(page, "TextLine")):
                 line_id = f"{xml_path.stem}_{line.attrib.get('id') or f'l{number}'}"
                 text = clean_text(line_text(line), drop)
-                if not text:
-                    skips.add("empty-text", line_id, xml_path)
-                    continue
-                box = coords_box(line)
-                if box is None:
-                    skips.add("bad-box", line_id, xml_path, "no Coords points")
-                    continue
-                problem = checker.problem(image, box)
-                if problem is not None:
-                    skips.add(problem[0], line_id, image, problem[1])
-                    continue
-                sample_id = unique(line_id)
-                samples.append(LineSample(sample_id, text, split, PageCrop(image, box, sample_id), xml_path))
-    return samples
+                lines.add(line_id, text, partial(_box_or_why, line), image, xml_path, split)
+    return lines.samples
 
 
 def read_pagexml(
@@ -163,12 +145,9 @@ def read_pagexml(
     report: list[str] | None = None,
 ) -> list[LineSample]:
     """Text lines of one PAGE XML file or of every PAGE XML file under a folder, all in ``split``."""
-    if split not in SPLITS:
-        raise ValueError(f"PAGE: split must be one of {SPLITS}, got {split!r}")
+    check_split(split, "PAGE")
     path = Path(path)
-    files = page_files(path)
-    if not files:
-        raise FileNotFoundError(f"PAGE: no .xml files under {path}")
+    files = xml_files(path, "PAGE")
     root = path if path.is_dir() else path.parent
     resolver = ImageResolver([root], Path(image_dir) if image_dir is not None else None)
     return read_page_files(

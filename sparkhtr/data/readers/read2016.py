@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from sparkhtr.data.readers._common import ImageResolver, Skips
-from sparkhtr.data.readers.pagexml import page_files, read_page_files
+from sparkhtr.data.readers._common import ImageResolver, Skips, xml_files
+from sparkhtr.data.readers.pagexml import read_page_files
 from sparkhtr.data.sample import LineSample
 
 __all__ = ["read_read2016", "split_from_folder", "READ2016_DROP"]
@@ -70,9 +70,7 @@ def read_read2016(
 ) -> list[LineSample]:
     """READ 2016 lines under ``path`` (the folder holding the set folders, or one set folder), split by folder."""
     path = Path(path)
-    files = page_files(path)
-    if not files:
-        raise FileNotFoundError(f"READ 2016: no .xml files under {path}")
+    files = xml_files(path, "READ 2016")
     root = path if path.is_dir() else path.parent
     skips = Skips(report)
     labelled: list[tuple[Path, str]] = []

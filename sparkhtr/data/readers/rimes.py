@@ -21,14 +21,14 @@ box, missing or unreadable page); a malformed XML is skipped with a ``ReaderWarn
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from sparkhtr.data.readers._common import (
+    Box,
     ImageResolver,
-    PageChecker,
-    PageCrop,
+    PageLines,
     Skips,
-    UniqueIds,
     clean_text,
     descendants,
     local_name,
@@ -50,14 +50,16 @@ def _find(root: Path, patterns: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _box(line_attrib: dict[str, str]) -> tuple[float, float, float, float] | None:
+def _box_or_why(line_attrib: dict[str, str]) -> Box | str:
+    """The line's box, or the ``bad-box`` detail when its attributes give none."""
+    why = "missing or invalid Left/Top/Right/Bottom"
     try:
         left, top = float(line_attrib["Left"]), float(line_attrib["Top"])
         right, bottom = float(line_attrib["Right"]), float(line_attrib["Bottom"])
     except (KeyError, ValueError):
-        return None
+        return why
     if right <= left or bottom <= top:
-        return None
+        return why
     return (left, top, right, bottom)
 
 
@@ -66,19 +68,17 @@ def _read_set(
     set_name: str,
     val_pages: int,
     resolver: ImageResolver,
-    checker: PageChecker,
-    unique: UniqueIds,
+    lines: PageLines,
     skips: Skips,
-) -> list[LineSample]:
+) -> None:
     root = parse_xml(xml_path, skips)
     if root is None:
-        return []
+        return
     pages = [e for e in root.iter() if local_name(e) == "SinglePage"]
     if not pages:
         skips.add("not-format", xml_path.name, xml_path, "no <SinglePage> element")
-        return []
+        return
     first_val = len(pages) - val_pages if set_name == "train" else len(pages)
-    samples: list[LineSample] = []
     for index, page in enumerate(pages):
         split = "test" if set_name == "test" else ("val" if index >= first_val else "train")
         filename = page.attrib.get("FileName", "")
@@ -87,20 +87,7 @@ def _read_set(
         for number, line in enumerate(descendants(page, "Line")):
             line_id = f"{stem}-{number:02d}"
             text = clean_text(line.attrib.get("Value"))
-            if not text:
-                skips.add("empty-text", line_id, xml_path)
-                continue
-            box = _box(line.attrib)
-            if box is None:
-                skips.add("bad-box", line_id, xml_path, "missing or invalid Left/Top/Right/Bottom")
-                continue
-            problem = checker.problem(image, box)
-            if problem is not None:
-                skips.add(problem[0], line_id, image, problem[1])
-                continue
-            sample_id = unique(line_id)
-            samples.append(LineSample(sample_id, text, split, PageCrop(image, box, sample_id), xml_path))
-    return samples
+            lines.add(line_id, text, partial(_box_or_why, line.attrib), image, xml_path, split)
 
 
 def read_rimes(
@@ -129,14 +116,11 @@ def read_rimes(
 
     xml_folders = [x.parent for x in (train, test) if x is not None]
     resolver = ImageResolver([root, *xml_folders], Path(image_dir) if image_dir is not None else None)
-    checker = PageChecker(check_images)
     skips = Skips(report)
-    unique = UniqueIds()
-    samples: list[LineSample] = []
+    lines = PageLines(skips, check_images)
     if train is not None:
-        samples += _read_set(train, "train", val_pages, resolver, checker, unique, skips)
+        _read_set(train, "train", val_pages, resolver, lines, skips)
     if test is not None and test != train:
-        samples += _read_set(test, "test", 0, resolver, checker, unique, skips)
+        _read_set(test, "test", 0, resolver, lines, skips)
     order = {"train": 0, "val": 1, "test": 2}
-    samples.sort(key=lambda s: order[s.split])  # stable: document order within each split
-    return samples
+    return sorted(lines.samples, key=lambda s: order[s.split])  # stable: document order within each split
