@@ -9,8 +9,10 @@ one machine, rather than from memory. Options measured:
     torch-bf16-cl  bf16 autocast + channels_last
     onnx-fp32      onnxruntime on the file `sparkhtr export-onnx` writes (OnnxBackend defaults: no spinning)
     onnx-fp32-spin the same with onnxruntime's thread spinning on
+    onnx-single    onnxruntime on `export-onnx --single-line`: no padding masks, one line per call
     onnx-int8      onnxruntime on the int8 file `sparkhtr export-onnx --int8` writes, calibrated on 64
                    lines of the data's train split (never the measured lines)
+    onnx-int8-single  both: what the bundled model ships as model.int8.onnx
 
 Images are decoded and resized once, before timing: the timed part is batching, the network and
 greedy CTC decoding, which is what differs between options. Image preparation is timed on its own.
@@ -36,7 +38,17 @@ from pathlib import Path
 __all__ = ["main", "OPTIONS", "val_lines"]
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "copiste_dun_jour_fr"
-OPTIONS = ("torch-fp32", "torch-bf16", "torch-cl", "torch-bf16-cl", "onnx-fp32", "onnx-fp32-spin", "onnx-int8")
+OPTIONS = (
+    "torch-fp32",
+    "torch-bf16",
+    "torch-cl",
+    "torch-bf16-cl",
+    "onnx-fp32",
+    "onnx-fp32-spin",
+    "onnx-single",
+    "onnx-int8",
+    "onnx-int8-single",
+)
 
 
 def val_lines(data: Path, split: str, limit: int) -> list[Path]:
@@ -93,7 +105,7 @@ class Measurement:
 
 
 def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Callable:
-    """``onnx_path`` is the float32 file; the int8 one lies beside it as model.int8.onnx."""
+    """``onnx_path`` is the float32 file; the other ONNX variants lie beside it (see ``_export_onnx``)."""
     import torch
 
     from sparkhtr.inference.backends import TorchBackend
@@ -102,8 +114,8 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
 
     if option.startswith("onnx-fp32"):
         return OnnxBackend(onnx_path, num_threads=threads, spin=option.endswith("-spin"))
-    if option == "onnx-int8":
-        return OnnxBackend(onnx_path.with_name("model.int8.onnx"), num_threads=threads)
+    if option.startswith("onnx-"):
+        return OnnxBackend(onnx_path.with_name(f"{option}.onnx"), num_threads=threads)
     model, _ = load_model(model_dir)
     backend = TorchBackend(model, precision="bf16" if "bf16" in option else "fp32")
     if not option.endswith("-cl"):
@@ -114,6 +126,24 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
         return backend(images.contiguous(memory_format=torch.channels_last), sizes)
 
     return channels_last
+
+
+def _export_onnx(model, config, options: list[str], calibration: list[Path]) -> Path:
+    """Fresh exports of the model (a model directory's own .onnx may be another variant); returns
+    the float32 batched file's path, the others beside it named after their option."""
+    from sparkhtr.inference.quantize import quantize_onnx
+    from sparkhtr.io.image import load_image
+    from sparkhtr.model.onnx_export import export_onnx
+
+    folder = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-"))
+    float_path, single_path = folder / "model.onnx", folder / "onnx-single.onnx"
+    export_onnx(model, config, float_path)
+    if "onnx-single" in options or "onnx-int8-single" in options:
+        export_onnx(model, config, single_path, single_line=True)
+    for option, source in (("onnx-int8", float_path), ("onnx-int8-single", single_path)):
+        if option in options:
+            quantize_onnx(source, folder / f"{option}.onnx", (load_image(p) for p in calibration))
+    return float_path
 
 
 def _run(backend: Callable, prepared: list, batch_size: int, charset_size: int) -> tuple[float, list[list[int]]]:
@@ -144,7 +174,6 @@ def measure(
     from sparkhtr.inference.preprocess import prepare_line
     from sparkhtr.io.image import load_image
     from sparkhtr.model.files import load_model
-    from sparkhtr.model.onnx_export import export_onnx
     from sparkhtr.text.metrics import corpus_scores
 
     model, config = load_model(model_dir)
@@ -153,14 +182,7 @@ def measure(
     start = time.perf_counter()
     prepared = [prepare_line(load_image(p), config.preprocessing) for p in paths]
     prepare_rate = len(paths) / (time.perf_counter() - start)
-    # Always a fresh float32 export: a model directory's own model.onnx may be an int8 file.
-    onnx_path = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-")) / "model.onnx"
-    if any(o.startswith("onnx") for o in options):
-        export_onnx(model, config, onnx_path)
-    if "onnx-int8" in options:
-        from sparkhtr.inference.quantize import quantize_onnx
-
-        quantize_onnx(onnx_path, onnx_path.with_name("model.int8.onnx"), (load_image(p) for p in calibration))
+    onnx_path = _export_onnx(model, config, options, calibration)
 
     results: list[Measurement] = []
     reference: dict[int, list[list[int]]] = {}
@@ -231,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no {args.split} lines under {args.data}")
     train = val_lines(args.data, "train", 0)
     calibration = train[:: max(1, len(train) // 64)][:64]
-    if "onnx-int8" in args.options and not calibration:
+    if any("int8" in o for o in args.options) and not calibration:
         raise SystemExit(f"onnx-int8 calibrates on the train split of {args.data}, and it has none")
     with tempfile.TemporaryDirectory(prefix="sparkhtr-bench-") as scratch:
         model_dir = _model_dir(args, Path(scratch))

@@ -6,8 +6,9 @@
 Keeps config.json (the training settings stay in its provenance) and writes the weights in float16,
 which halves the size; fp16 weights give the same texts as fp32 within the rounding of the
 greedy path (checked by `sparkhtr evaluate` on the packaged copy, whose figures go in the card).
-With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr export-onnx --int8`
-calibrated on 64 train lines), so `--backend onnx` works offline with the bundled model.
+With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr export-onnx
+--single-line --int8`, calibrated on 64 train lines): `--backend onnx` then works offline with the
+bundled model, on its fastest CPU variant.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
 
         # From the packaged fp16 weights, so the ONNX file holds exactly the bundled model.
         int8 = f"{args.out_dir}/{INT8_ONNX_FILE}"
-        cli(["export-onnx", args.out_dir, int8, "--int8", "--calibration", args.int8_calibration])
+        cli(["export-onnx", args.out_dir, int8, "--single-line", "--int8", "--calibration", args.int8_calibration])
 
 
 if __name__ == "__main__":
