@@ -12,7 +12,9 @@ one machine, rather than from memory. Options measured:
     onnx-single    onnxruntime on `export-onnx --single-line`: no padding masks, one line per call
     onnx-int8      onnxruntime on the int8 file `sparkhtr export-onnx --int8` writes, calibrated on 64
                    lines of the data's train split (never the measured lines)
-    onnx-int8-single  both: what the bundled model ships as model.int8.onnx
+    onnx-int8-single  both: what the bundled model ships as model.int8.onnx. With several threads
+                   and batch > 1 it runs that many lines at once, one thread each (the default)
+    onnx-int8-single-intra  the same file, one line at a time on all the threads
 
 Images are decoded and resized once, before timing: the timed part is batching, the network and
 greedy CTC decoding, which is what differs between options. Image preparation is timed on its own.
@@ -48,6 +50,7 @@ OPTIONS = (
     "onnx-single",
     "onnx-int8",
     "onnx-int8-single",
+    "onnx-int8-single-intra",
 )
 
 
@@ -115,7 +118,9 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
     if option.startswith("onnx-fp32"):
         return OnnxBackend(onnx_path, num_threads=threads, spin=option.endswith("-spin"))
     if option.startswith("onnx-"):
-        return OnnxBackend(onnx_path.with_name(f"{option}.onnx"), num_threads=threads)
+        intra = option.endswith("-intra")
+        path = onnx_path.with_name(f"{option.removesuffix('-intra')}.onnx")
+        return OnnxBackend(path, num_threads=threads, lines_in_parallel=False if intra else None)
     model, _ = load_model(model_dir)
     backend = TorchBackend(model, precision="bf16" if "bf16" in option else "fp32")
     if not option.endswith("-cl"):
@@ -138,10 +143,10 @@ def _export_onnx(model, config, options: list[str], calibration: list[Path]) -> 
     folder = Path(tempfile.mkdtemp(prefix="sparkhtr-bench-"))
     float_path, single_path = folder / "model.onnx", folder / "onnx-single.onnx"
     export_onnx(model, config, float_path)
-    if "onnx-single" in options or "onnx-int8-single" in options:
+    if any("single" in option for option in options):
         export_onnx(model, config, single_path, single_line=True)
     for option, source in (("onnx-int8", float_path), ("onnx-int8-single", single_path)):
-        if option in options:
+        if any(o.startswith(option) and o.removesuffix("-intra") == option for o in options):
             quantize_onnx(source, folder / f"{option}.onnx", (load_image(p) for p in calibration))
     return float_path
 

@@ -25,6 +25,9 @@ class Backend(Protocol):
 
     def to(self, device: str) -> None: ...
 
+    @property
+    def preferred_batch_size(self) -> int: ...
+
 
 class TorchBackend:
     """PyTorch in inference mode; ``precision="bf16"`` autocasts (fast on CPUs with native bf16)."""
@@ -39,6 +42,12 @@ class TorchBackend:
     def to(self, device: str) -> None:
         self.device = select_device(device)
         self.model.to(self.device)
+
+    @property
+    def preferred_batch_size(self) -> int:
+        # On a CPU single lines ran fastest: a batch of wide lines no longer fits the cache
+        # (benchmarks/README.md); a GPU wants batches.
+        return 16 if self.device.type == "cuda" else 1
 
     def __call__(self, images: torch.Tensor, sizes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         padded = bool((sizes[:, 0] != images.shape[2]).any() or (sizes[:, 1] != images.shape[3]).any())

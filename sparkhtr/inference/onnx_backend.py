@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,9 @@ class OnnxBackend:
         device: "cpu" (default), "cuda" or "cuda:N" (needs onnxruntime-gpu).
         num_threads: intra-op threads; default ``default_num_threads()``.
         spin: let idle pool threads busy-wait (lower latency on an otherwise idle machine).
+        lines_in_parallel: with a single-line graph on the CPU, run ``num_threads`` lines at once,
+            one thread each, instead of one line on ``num_threads`` threads; None (default): do so
+            whenever ``num_threads`` > 1. A line is too small a job to keep several threads busy.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class OnnxBackend:
         device: str | None = None,
         num_threads: int | None = None,
         spin: bool = False,
+        lines_in_parallel: bool | None = None,
     ) -> None:
         self._model = model if isinstance(model, bytes) else str(model)
         if num_threads is not None and num_threads < 1:
@@ -109,14 +114,27 @@ class OnnxBackend:
         self.num_threads = num_threads or default_num_threads()
         self.spin = spin
         self.device = device or "cpu"
+        self.lines_at_once = 1
+        self._pool: ThreadPoolExecutor | None = None
         self.session = self._session(self.device)
         # A single-line graph (export_onnx(single_line=True)) takes no sizes: lines go one by one.
         self.single_line = [i.name for i in self.session.get_inputs()] == ["images"]
+        if lines_in_parallel is None:
+            lines_in_parallel = self.single_line and self.device == "cpu" and self.num_threads > 1
+        if lines_in_parallel and self.single_line and self.num_threads > 1:
+            self.lines_at_once = self.num_threads
+            self.session = self._session(self.device)  # now with one intra-op thread
 
+    @property
+    def preferred_batch_size(self) -> int:
+        """Lines per call that keep this backend busy: a few per parallel line, else 1 on a CPU."""
+        if self.lines_at_once > 1:
+            return 4 * self.lines_at_once
+        return 16 if str(self.device).startswith("cuda") else 1
     def _session(self, device: str):
         ort = _onnxruntime()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.num_threads
+        options.intra_op_num_threads = 1 if self.lines_at_once > 1 else self.num_threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -125,6 +143,8 @@ class OnnxBackend:
 
     def to(self, device: str) -> None:
         if device != self.device:
+            if device != "cpu":
+                self.lines_at_once = 1  # a GPU runs one line at a time, the pool would only queue
             self.session = self._session(device)
             self.device = device
 
@@ -138,15 +158,22 @@ class OnnxBackend:
         if not self.single_line:
             log_probs, frames = self.session.run(None, {"images": images, "sizes": sizes})
             return log_probs, frames
-        lines = [
-            self.session.run(None, {"images": np.ascontiguousarray(images[row : row + 1, :, :height, :width])})[0][0]
-            for row, (height, width) in enumerate(sizes.tolist())
-        ]
+        crops = [np.ascontiguousarray(images[row : row + 1, :, :h, :w]) for row, (h, w) in enumerate(sizes.tolist())]
+        if self.lines_at_once > 1 and len(crops) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.lines_at_once, thread_name_prefix="sparkhtr-onnx")
+            lines = list(self._pool.map(self._run_line, crops))  # onnxruntime releases the GIL in run
+        else:
+            lines = [self._run_line(crop) for crop in crops]
         frames = np.array([len(line) for line in lines], dtype=np.int64)
         log_probs = np.zeros((len(lines), int(frames.max(initial=0)), lines[0].shape[1] if lines else 0), np.float32)
         for row, line in enumerate(lines):
             log_probs[row, : len(line)] = line
         return log_probs, frames
+
+
+    def _run_line(self, image: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"images": image})[0][0]
 
 
 def _open_session(model: str | bytes, options, providers: list[str], provider_options: list[dict] | None = None):

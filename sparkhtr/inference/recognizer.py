@@ -116,9 +116,10 @@ class Recognizer:
 
         Args:
             images: paths, encoded bytes, PIL images or numpy arrays, one text line each.
-            batch_size: lines per forward pass; results do not depend on it. Default: 1 on a CPU,
-                where single lines ran fastest (a batch of wide lines no longer fits the cache,
-                benchmarks/README.md), 16 on a GPU.
+            batch_size: lines per backend call; results do not depend on it. Default: the
+                backend's ``preferred_batch_size``: 1 on a CPU, where single lines ran fastest
+                (benchmarks/README.md), 16 on a GPU, a few per parallel line for a single-line ONNX
+                graph that runs lines in parallel.
             device: "cpu", "cuda" or "cuda:N"; by default the device the recognizer was loaded on.
             on_error: "raise" stops at the first unreadable image with an ``ImageError`` naming it;
                 "return" gives that image a result with ``error`` set and goes on with the others.
@@ -132,7 +133,7 @@ class Recognizer:
             self.backend.to(device)
         results: list[RecognitionResult | None] = [None] * len(sources)
         if batch_size is None:
-            batch_size = 16 if str(self.backend.device).startswith("cuda") else 1
+            batch_size = self.backend.preferred_batch_size
         # Chunks bound the memory of prepared lines (a 64 x 1000 line is 256 kB in float32, so a
         # folder of 100k lines prepared at once would need 25 GB); sorting by width happens within
         # a chunk, which is enough to keep padding small.

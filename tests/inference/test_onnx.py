@@ -228,6 +228,19 @@ def test_single_line_graph_of_the_real_model_gives_torch_results(bundled_single_
         assert got_texts == [r.text for r in torch_recognizer.recognize(val_lines)]
 
 
+def test_single_line_graph_runs_lines_in_parallel_with_the_same_results(
+    bundled_single_line: Path, onnx_file: Path, val_lines: list[Path]
+):
+    parallel = Recognizer.load(bundled_single_line, backend="onnx", num_threads=2)
+    sequential = Recognizer.load(bundled_single_line, backend="onnx", num_threads=1)
+    assert parallel.backend.lines_at_once == 2 and parallel.backend.preferred_batch_size == 8
+    assert sequential.backend.lines_at_once == 1 and sequential.backend.preferred_batch_size == 1
+    together, alone = parallel.recognize(val_lines), sequential.recognize(val_lines)
+    assert [r.text for r in together] == [r.text for r in alone]
+    assert [r.confidence for r in together] == [r.confidence for r in alone]  # same kernels: bit for bit
+    assert OnnxBackend(onnx_file, num_threads=2).lines_at_once == 1  # a batched graph batches instead
+
+
 def test_onnx_batch_1_equals_batch_16(any_onnx_file: Path, lines: list[Path], near_ties: set[int]):
     recognizer = Recognizer.load(any_onnx_file, backend="onnx")
     alone = recognizer.recognize(lines, batch_size=1)
