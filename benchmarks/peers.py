@@ -91,7 +91,10 @@ def _time(name: str, recognize: Callable[[list[Path]], list[str]], paths: list[P
 # --- sparkhtr ------------------------------------------------------------------------------------
 
 
-def _sparkhtr(backend: str, model_dir: Path, threads: int, batch_size: int) -> Callable[[list[Path]], list[str]]:
+def _sparkhtr(
+    backend: str, model_dir: Path, threads: int, batch_size: int | None
+) -> tuple[Callable[[list[Path]], list[str]], str]:
+    """The engine, and a note saying how it runs (batch size, lines at once)."""
     import torch
 
     from sparkhtr import Recognizer
@@ -118,7 +121,9 @@ def _sparkhtr(backend: str, model_dir: Path, threads: int, batch_size: int) -> C
     def recognize(paths: list[Path]) -> list[str]:
         return [r.text or "" for r in recognizer.recognize(paths, batch_size=batch_size)]
 
-    return recognize
+    size = batch_size or recognizer.backend.preferred_batch_size
+    at_once = getattr(recognizer.backend, "lines_at_once", 1)
+    return recognize, f"batch size {size}" + (f", {at_once} lines at once, 1 thread each" if at_once > 1 else "")
 
 
 # --- RapidOCR ------------------------------------------------------------------------------------
@@ -229,8 +234,8 @@ def run_engines(args: argparse.Namespace, pairs: list[tuple[Path, str]]) -> list
         try:
             if name.startswith("sparkhtr-"):
                 backend = name.split("-", 1)[1]
-                recognize = _sparkhtr(backend, _model_dir(args.model), args.threads, args.batch_size)
-                result = _time(name, recognize, paths, f"batch size {args.batch_size}")
+                recognize, note = _sparkhtr(backend, _model_dir(args.model), args.threads, args.batch_size)
+                result = _time(name, recognize, paths, note)
             elif name == "rapidocr":
                 result = _time(name, _rapidocr(args.threads), paths, "bundled PP-OCR rec model, det/cls off")
             elif name == "tesseract":
@@ -272,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="sparkhtr model directory or name (default: the bundled one)")
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--threads", type=int, default=1, help="threads for every engine (default 1)")
-    parser.add_argument("--batch-size", type=int, default=1, help="sparkhtr lines per forward pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="sparkhtr lines per backend call (default: the backend's choice)"
+    )
     parser.add_argument("--tesseract-lang", default="auto", help="auto: fra if installed, else eng")
     parser.add_argument("--show", type=int, default=0, help="print the first N lines' texts from every engine")
     args = parser.parse_args(argv)
