@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from sparkhtr.registry import resolve_model
 
     if args.int8 and not args.calibration:
-        raise SystemExit("sparkhtr export-onnx: --int8 needs --calibration DATASET (line images to calibrate on)")
+        raise ValueError("--int8 needs --calibration DATASET (line images to calibrate on)")
     directory = Path(args.model) if Path(args.model).exists() else resolve_model(args.model)
     model, config = load_model(directory)
     if not args.int8:
@@ -70,9 +70,7 @@ def _export_int8(args: argparse.Namespace, model, config) -> int:
 
     samples = open_dataset(args.calibration, split=args.calibration_split)
     if not samples:
-        raise SystemExit(
-            f"sparkhtr export-onnx: {args.calibration} has no {args.calibration_split!r} lines to calibrate on"
-        )
+        raise ValueError(f"{args.calibration} has no {args.calibration_split!r} lines to calibrate on")
     # An even spread over the data set, not its first pages only.
     step = max(1, len(samples) // args.calibration_lines)
     chosen = samples[::step][: args.calibration_lines]

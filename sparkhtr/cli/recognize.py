@@ -1,4 +1,8 @@
-"""`sparkhtr recognize IMAGE...`: print the text of each line image."""
+"""`sparkhtr recognize IMAGE|FOLDER...`: print the text of each line image.
+
+A folder stands for every image file below it (sorted). Results are printed as they come, in input
+order, so a big folder shows output at once and a stopped run keeps what it printed.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ __all__ = ["register"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("recognize", help="recognize text line images", description=__doc__)
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="line image files")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="line image files, or folders of them")
     p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
     p.add_argument("--format", choices=["text", "jsonl", "tsv"], default="text", dest="output_format")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on CPU, 16 on GPU")
+    p.add_argument("--batch-size", type=int, default=None, help="lines per backend call (default: the backend's)")
+    p.add_argument("--threads", type=int, default=None, help="compute threads (default: every core available)")
     p.add_argument("--device", default=None, help="cpu (default), cuda or cuda:N")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")
@@ -33,13 +38,34 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
     return Recognizer.pretrained(model, device=device, backend=backend, **kwargs)
 
 
+def expand_images(arguments: list[str]) -> list[str]:
+    """Files as given (a missing one is reported when read); folders replaced by their image files."""
+    from pathlib import Path
+
+    from sparkhtr.io.image import IMAGE_SUFFIXES
+
+    paths: list[str] = []
+    for argument in arguments:
+        folder = Path(argument)
+        if folder.is_dir():
+            found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise FileNotFoundError(f"no image files under {folder}")
+            paths.extend(str(p) for p in found)
+        else:
+            paths.append(argument)
+    return paths
+
+
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.io.image import ImageLimits
 
-    recognizer = load_recognizer(args.model, args.device, args.backend, limits=ImageLimits(max_pixels=args.max_pixels))
-    results = recognizer.recognize(args.images, batch_size=args.batch_size, on_error="return", progress=args.progress)
+    images = expand_images(args.images)
+    limits = ImageLimits(max_pixels=args.max_pixels)
+    recognizer = load_recognizer(args.model, args.device, args.backend, limits=limits, num_threads=args.threads)
+    results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
     failed = 0
-    for path, result in zip(args.images, results):
+    for path, result in zip(images, results):
         result.source = path
         if result.error:
             failed += 1
@@ -51,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
             conf = "" if result.confidence is None else f"{result.confidence:.4f}"
             print(f"{path}\t{text}\t{conf}\t{result.error or ''}")
         elif result.text is not None:
-            print(f"{path}\t{result.text}" if len(args.images) > 1 else result.text)
+            print(f"{path}\t{result.text}" if len(images) > 1 else result.text)
+        sys.stdout.flush()
     return 1 if failed else 0

@@ -8,12 +8,11 @@ import csv
 from pathlib import Path
 
 from sparkhtr.data.sample import LineSample
-from sparkhtr.io.image import load_image
+from sparkhtr.io.image import IMAGE_SUFFIXES, load_image
 from sparkhtr.text.charset import normalize_text
 
-__all__ = ["read_folder", "IMAGE_SUFFIXES"]
+__all__ = ["read_folder"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def _read_splits(root: Path) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,18 @@ from sparkhtr.registry import resolve_model
 from sparkhtr.text.ctc import greedy_decode
 
 __all__ = ["Recognizer", "RecognitionResult", "CharResult"]
+
+
+def _chunks(items: Iterable[ImageSource], size: int) -> Iterator[list[ImageSource]]:
+    chunk: list[ImageSource] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
 
 CHUNK_LINES = 256  # lines loaded and prepared at a time in recognize()
 
@@ -125,44 +137,55 @@ class Recognizer:
                 "return" gives that image a result with ``error`` set and goes on with the others.
             progress: show a progress bar.
         """
-        if on_error not in ("raise", "return"):
-            raise ValueError("on_error must be 'raise' or 'return'")
         single = not isinstance(images, (list, tuple))
         sources = [images] if single else list(images)
+        results = list(self.recognize_iter(sources, batch_size, device, on_error, progress))
+        return results[0] if single else results
+
+    def recognize_iter(
+        self,
+        images: Iterable[ImageSource],
+        batch_size: int | None = None,
+        device: str | None = None,
+        on_error: str = "raise",
+        progress: bool = False,
+        total: int | None = None,
+    ) -> Iterator[RecognitionResult]:
+        """Like ``recognize`` on a sequence, but yields results in input order as they are ready.
+
+        Lines are read in chunks of ``CHUNK_LINES``, so ``images`` may be a generator over a
+        folder of any size: memory stays bounded and the first results come out at once.
+        ``total`` sizes the progress bar when ``images`` has no ``len``.
+        """
+        if on_error not in ("raise", "return"):
+            raise ValueError("on_error must be 'raise' or 'return'")
         if device is not None:
             self.backend.to(device)
-        results: list[RecognitionResult | None] = [None] * len(sources)
         if batch_size is None:
             batch_size = self.backend.preferred_batch_size
+        if total is None and hasattr(images, "__len__"):
+            total = len(images)  # type: ignore[arg-type]
         # Chunks bound the memory of prepared lines (a 64 x 1000 line is 256 kB in float32, so a
         # folder of 100k lines prepared at once would need 25 GB); sorting by width happens within
         # a chunk, which is enough to keep padding small.
-        chunk = max(CHUNK_LINES, batch_size)
-        with tqdm(total=len(sources), disable=not progress, unit="line") as bar:
-            for start in range(0, len(sources), chunk):
-                stop = min(start + chunk, len(sources))
-                self._recognize_chunk(sources, start, stop, results, batch_size, on_error, bar)
-        return results[0] if single else results  # type: ignore[return-value]
+        chunk_size = max(CHUNK_LINES, batch_size)
+        with tqdm(total=total, disable=not progress, unit="line") as bar:
+            for chunk in _chunks(images, chunk_size):
+                yield from self._recognize_chunk(chunk, batch_size, on_error, bar)
 
     def _recognize_chunk(
-        self,
-        sources: list[ImageSource],
-        start: int,
-        stop: int,
-        results: list[RecognitionResult | None],
-        batch_size: int,
-        on_error: str,
-        bar: tqdm,
-    ) -> None:
+        self, sources: list[ImageSource], batch_size: int, on_error: str, bar: tqdm
+    ) -> list[RecognitionResult]:
+        results: list[RecognitionResult | None] = [None] * len(sources)
         prepared: list[PreparedLine | None] = []
         widths: list[int] = []
-        for i in range(start, stop):
+        for i, source in enumerate(sources):
             try:
-                image = load_image(sources[i], self.limits)
+                image = load_image(source, self.limits)
             except ImageError as exc:
                 if on_error == "raise":
                     raise
-                results[i] = RecognitionResult(None, None, source=describe_source(sources[i]), error=str(exc))
+                results[i] = RecognitionResult(None, None, source=describe_source(source), error=str(exc))
                 bar.update(1)
                 prepared.append(None)
                 widths.append(0)
@@ -171,11 +194,11 @@ class Recognizer:
             widths.append(image.width)
         for batch in make_batches(prepared, batch_size):
             log_probs, frames = self.backend(batch.images, batch.sizes)
-            for row, offset in enumerate(batch.indices):
-                result = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[offset])
-                result.source = describe_source(sources[start + offset])
-                results[start + offset] = result
+            for row, i in enumerate(batch.indices):
+                results[i] = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[i])
+                results[i].source = describe_source(sources[i])
             bar.update(len(batch.indices))
+        return results  # type: ignore[return-value]
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = greedy_decode(log_probs, blank=len(self.charset))

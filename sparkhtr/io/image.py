@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageError", "ImageLimits", "ImageSource", "load_image", "describe_source"]
+__all__ = ["ImageError", "ImageLimits", "ImageSource", "IMAGE_SUFFIXES", "load_image", "describe_source"]
 
 ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 DEFAULT_MAX_PIXELS = 50_000_000
 MIN_SIDE = 2
+# File suffixes read as images where a folder is listed (CLI, dataset folders, page scans).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2")
 
 
 class ImageError(ValueError):

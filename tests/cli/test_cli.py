@@ -28,6 +28,28 @@ def test_recognize_text_and_tsv(trained_model_dir, val_lines, capsys):
     assert 0 < float(confidence) <= 1
 
 
+def test_recognize_reads_folders_and_the_bundled_onnx_model(capsys):
+    """`sparkhtr recognize examples/`: every image below the folder, in order, with the bundled model;
+    the onnx backend (the model.int8.onnx shipped beside the weights) reads the same lines."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert main(["recognize", str(examples), "--threads", "1"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [Path(path).name for path, _ in rows] == sorted(p.name for p in examples.glob("*.png"))
+    assert all(len(text) > 10 for _, text in rows)
+    assert main(["recognize", str(examples), "--backend", "onnx", "--format", "tsv"]) == 0
+    onnx_rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [row[0] for row in onnx_rows] == [path for path, _ in rows]
+    assert all(len(row[1]) > 10 for row in onnx_rows)
+
+
+def test_recognize_an_empty_folder_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no images here", "utf-8")
+    assert main(["recognize", str(tmp_path)]) == 2
+    assert "no image files under" in capsys.readouterr().err
+
+
 def test_pixel_limit_is_configurable(trained_model_dir, val_lines, capsys):
     assert main(["recognize", "--model", str(trained_model_dir), "--max-pixels", "1000", str(val_lines[0])]) == 1
     assert "pixel limit" in capsys.readouterr().err

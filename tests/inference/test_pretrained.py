@@ -13,7 +13,8 @@ def test_default_model_is_bundled_with_its_card():
     assert list_models()[DEFAULT_MODEL].parent == bundled_dir()
     folder = bundled_dir() / DEFAULT_MODEL
     assert (folder / "MODEL_CARD.md").is_file()
-    assert (folder / "model.safetensors").stat().st_size < 20_000_000
+    # Everything shipped (weights, int8 ONNX, card, pictures) stays within the 20 MB budget.
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 20_000_000
 
 
 def test_default_model_reads_the_example_lines():
@@ -22,3 +23,15 @@ def test_default_model_reads_the_example_lines():
     pairs = [(p.with_suffix(".txt").read_text("utf-8").strip(), r.text) for p, r in zip(images, results)]
     # Measured 20 % CER on the whole val split; these three unseen lines read at about 9 %.
     assert corpus_scores(pairs)["cer"] < 0.3
+
+
+def test_default_model_ships_a_fast_onnx_graph_that_reads_as_well():
+    """`backend="onnx"` finds the bundled single-line int8 graph and reads the examples about as well."""
+    images = sorted(EXAMPLES.glob("*.png"))
+    truth = [p.with_suffix(".txt").read_text("utf-8").strip() for p in images]
+    fast = Recognizer.pretrained(backend="onnx")
+    assert fast.backend.single_line
+    scores = {}
+    for name, recognizer in (("torch", Recognizer.pretrained()), ("onnx", fast)):
+        scores[name] = corpus_scores(zip(truth, [r.text for r in recognizer.recognize(images)]))["cer"]
+    assert scores["onnx"] <= scores["torch"] + 0.03, scores

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlparse
 from PIL import Image, UnidentifiedImageError
 
 from sparkhtr.data.sample import LineSample
-from sparkhtr.io.image import MIN_SIDE, ImageError, ImageLimits, load_image
+from sparkhtr.io.image import IMAGE_SUFFIXES, MIN_SIDE, ImageError, ImageLimits, load_image
 from sparkhtr.text.charset import normalize_text
 
 __all__ = [
@@ -78,7 +78,6 @@ SPLITS = ("train", "val", "test")
 
 # Page scans are larger than line images; a 600 dpi A3 colour scan is ~70 M pixels.
 PAGE_LIMITS = ImageLimits(max_pixels=150_000_000)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2")
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom; right/bottom exclusive
 
