@@ -14,6 +14,11 @@ Spinning: onnxruntime's pool threads busy-wait between ops by default. On a mach
 other work that burns the cores the others need, and it was slower too: with 2 threads on a 2-core
 machine running a training job, 14 lines/s spinning against 23.5 without (benchmarks/README.md).
 So spinning is off unless ``spin=True``; it changes nothing with one thread.
+
+Single-line graphs (``sparkhtr export-onnx --single-line``, what the bundled model ships as
+``model.int8.onnx``) take one unpadded line per run: a padded batch is cropped back into its lines.
+With several threads on a CPU, such a backend runs that many lines at once, one thread each: a line
+is too small a job to spread well over threads (benchmarks/README.md has the figures).
 """
 
 from __future__ import annotations
@@ -131,6 +136,7 @@ class OnnxBackend:
         if self.lines_at_once > 1:
             return 4 * self.lines_at_once
         return 16 if str(self.device).startswith("cuda") else 1
+
     def _session(self, device: str):
         ort = _onnxruntime()
         options = ort.SessionOptions()
@@ -170,7 +176,6 @@ class OnnxBackend:
         for row, line in enumerate(lines):
             log_probs[row, : len(line)] = line
         return log_probs, frames
-
 
     def _run_line(self, image: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"images": image})[0][0]

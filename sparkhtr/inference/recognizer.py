@@ -208,4 +208,3 @@ class Recognizer:
             for c in line.chars
         ]
         return RecognitionResult("".join(c.char for c in chars), line.confidence, chars)
-
