@@ -152,3 +152,19 @@ def test_a_missing_model_fails_on_the_driver(spark: SparkSession, line_dir: Path
     images = BinaryToImage().transform(spark.read.format("binaryFile").load(str(line_dir)))
     with pytest.raises(ModelFileError, match="no such model directory"):
         ImageHandwrittenTextRecognizer(modelPath=str(tmp_path / "nope")).transform(images)
+
+
+def test_pretrained_model_on_its_bundled_onnx_graph(spark: SparkSession) -> None:
+    """The README pipeline with `.setBackend("onnx")`: the bundled single-line int8 graph, on the
+    example lines, gives the Python API's texts, and real words (trained weights here)."""
+    pytest.importorskip("onnxruntime")
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    paths = sorted(examples.glob("*.png"))
+    direct = Recognizer.pretrained(backend="onnx", num_threads=1).recognize(paths)
+    df = spark.read.format("binaryFile").load(str(examples / "*.png"))
+    binary_to_image = BinaryToImage().setInputCol("content").setOutputCol("image")
+    stage = ImageHandwrittenTextRecognizer.pretrained().setInputCol("image").setOutputCol("handwritten_text")
+    pipeline = PipelineModel(stages=[binary_to_image, stage.setBackend("onnx")])
+    rows = pipeline.transform(df).select("path", "handwritten_text").collect()
+    assert {_name(r.path): r.handwritten_text for r in rows} == {p.name: r.text for p, r in zip(paths, direct)}
+    assert all(len(r.text) > 10 for r in direct)
