@@ -8,7 +8,9 @@ which halves the size; fp16 weights give the same texts as fp32 within the round
 greedy path (checked by `sparkhtr evaluate` on the packaged copy, whose figures go in the card).
 With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr export-onnx
 --single-line --int8`, calibrated on 64 train lines): `--backend onnx` then works offline with the
-bundled model, on its fastest CPU variant.
+bundled model, on its fastest CPU variant. With --examples DATASET it draws examples.png for the
+model card: lines spread over DATASET's val split, each with its transcription and what the
+packaged model read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("out_dir")
     parser.add_argument("--int8-calibration", metavar="DATASET", help="also write model.int8.onnx, calibrated here")
+    parser.add_argument("--examples", metavar="DATASET", help="also draw examples.png from this val split")
+    parser.add_argument("--example-lines", type=int, default=8)
     args = parser.parse_args()
     model, config = load_model(args.run_dir)
     save_model(args.out_dir, model, config, dtype=torch.float16)
@@ -36,6 +40,24 @@ def main() -> None:
         # From the packaged fp16 weights, so the ONNX file holds exactly the bundled model.
         int8 = f"{args.out_dir}/{INT8_ONNX_FILE}"
         cli(["export-onnx", args.out_dir, int8, "--single-line", "--int8", "--calibration", args.int8_calibration])
+    if args.examples:
+        draw_examples(args.out_dir, args.examples, args.example_lines)
+
+
+def draw_examples(model_dir: str, dataset: str, count: int) -> None:
+    from sparkhtr import Recognizer
+    from sparkhtr.data.datasets import open_dataset
+    from sparkhtr.train.pictures import lines_with_text
+
+    samples = open_dataset(dataset, split="val")
+    chosen = samples[:: max(1, len(samples) // count)][:count]
+    images = [sample.load() for sample in chosen]
+    results = Recognizer.load(model_dir).recognize(images)
+    captions = [
+        [f"truth: {sample.text}", f"read:  {result.text}   (confidence {result.confidence:.2f})"]
+        for sample, result in zip(chosen, results)
+    ]
+    print(lines_with_text(images, captions, f"{model_dir}/examples.png"))
 
 
 if __name__ == "__main__":
