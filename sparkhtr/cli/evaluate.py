@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from sparkhtr.cli.recognize import add_decoder_arguments
+
 __all__ = ["register"]
 
 
@@ -14,10 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model directory or bundled name (default: the bundled model)")
     p.add_argument("--split", default="val", help="split to evaluate, or 'all' (default: val)")
     p.add_argument("--out", default=None, help="folder for lines.jsonl, summary.json and worst_lines.png")
-    p.add_argument("--batch-size", type=int, default=None, help="default: 1 on CPU, 16 on GPU")
+    p.add_argument("--batch-size", type=int, default=None, help="lines per backend call (default: the backend's)")
     p.add_argument("--device", default=None)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N lines")
+    add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     samples = samples[: args.limit] if args.limit else samples
     if not samples:
         raise ValueError(f"{args.dataset}: no lines in split {args.split!r} (use --split all for every line)")
-    recognizer = load_recognizer(args.model, args.device, args.backend)
+    recognizer = load_recognizer(args.model, args.device, args.backend, args)
     result = evaluate(recognizer, samples, batch_size=args.batch_size, progress=True)
     result.skipped[:0] = report
     result.summary["skipped"] = len(result.skipped)

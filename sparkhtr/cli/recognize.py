@@ -24,18 +24,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
-def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", **kwargs):
-    """A model argument is a directory when one exists at that path, otherwise a registered name."""
+def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("decoding")
+    group.add_argument(
+        "--decoder",
+        choices=["greedy", "beam"],
+        default="greedy",
+        help="greedy (SPAN's, fastest) or beam search with a character language model",
+    )
+    group.add_argument("--lm", default=None, help="language model file for --decoder beam (default: the model's)")
+    group.add_argument("--lm-weight", type=float, default=None, help="default: the LM file's setting")
+    group.add_argument("--length-bonus", type=float, default=None, help="default: the LM file's setting")
+    group.add_argument("--beam-width", type=int, default=10)
+
+
+def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", args=None, **kwargs):
+    """A model argument is a directory when one exists at that path, otherwise a registered name;
+    ``args`` with the decoding arguments (add_decoder_arguments) chooses the decoder."""
     from pathlib import Path
 
     from sparkhtr import Recognizer
+    from sparkhtr.registry import resolve_model
+    from sparkhtr.text.decoders import make_decoder
 
-    if model is not None and Path(model).exists():
-        return Recognizer.load(model, device=device, backend=backend, **kwargs)
-    return Recognizer.pretrained(model, device=device, backend=backend, **kwargs)
+    path = Path(model) if model is not None and Path(model).exists() else resolve_model(model)
+    decoder = "greedy"
+    if args is not None and (args.decoder != "greedy" or args.lm is not None):
+        settings = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus, "beam_width": args.beam_width}
+        decoder = make_decoder(args.decoder, path, args.lm, **settings)
+    return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)
 
 
 def expand_images(arguments: list[str]) -> list[str]:
@@ -62,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     images = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
-    recognizer = load_recognizer(args.model, args.device, args.backend, limits=limits, num_threads=args.threads)
+    recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
     failed = 0
     for path, result in zip(images, results):

@@ -17,7 +17,7 @@ from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.registry import resolve_model
-from sparkhtr.text.ctc import greedy_decode
+from sparkhtr.text.decoders import Decoder, GreedyDecoder, make_decoder
 
 __all__ = ["Recognizer", "RecognitionResult", "CharResult"]
 
@@ -73,10 +73,17 @@ class Recognizer:
     >>> recognizer.recognize("line.png").text                    # doctest: +SKIP
     """
 
-    def __init__(self, backend: Backend, config: ModelConfig, limits: ImageLimits = ImageLimits()) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        config: ModelConfig,
+        limits: ImageLimits = ImageLimits(),
+        decoder: Decoder | None = None,
+    ) -> None:
         self.backend = backend
         self.config = config
         self.limits = limits
+        self.decoder = decoder or GreedyDecoder()
 
     @classmethod
     def from_model(cls, model: SpanLineModel, config: ModelConfig, device: str | None = None, **kwargs) -> Recognizer:
@@ -89,22 +96,28 @@ class Recognizer:
         device: str | None = None,
         backend: str = "torch",
         num_threads: int | None = None,
+        decoder: str | Decoder = "greedy",
+        lm: str | Path | None = None,
         **kwargs,
     ) -> Recognizer:
         """A recognizer from a model directory (config.json + model.safetensors), or an .onnx file.
 
         ``num_threads`` sets the compute threads (for torch, process-wide); by default the backend's own.
+        ``decoder``: "greedy" (SPAN's, the default) or "beam" (prefix beam search with the language
+        model ``lm``, by default the model directory's lm.json.gz when it has one), or a Decoder.
         """
+        if isinstance(decoder, str):
+            decoder = make_decoder(decoder, path, lm)
         if backend == "torch":
             if num_threads:
                 torch.set_num_threads(num_threads)
             model, config = load_model(path)
-            return cls(TorchBackend(model, device), config, **kwargs)
+            return cls(TorchBackend(model, device), config, decoder=decoder, **kwargs)
         if backend == "onnx":
             from sparkhtr.inference.onnx_backend import load_onnx_backend
 
             onnx_backend, config = load_onnx_backend(path, device, num_threads=num_threads)
-            return cls(onnx_backend, config, **kwargs)
+            return cls(onnx_backend, config, decoder=decoder, **kwargs)
         raise ValueError(f"unknown backend {backend!r}: use 'torch' or 'onnx'")
 
     @classmethod
@@ -201,7 +214,7 @@ class Recognizer:
         return results  # type: ignore[return-value]
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
-        line = greedy_decode(log_probs, blank=len(self.charset))
+        line = self.decoder(log_probs, self.charset)
         step = SpanLineModel.WIDTH_REDUCTION / scale_x
         chars = [
             CharResult(self.charset[c.label], c.confidence, c.first_frame * step, min((c.last_frame + 1) * step, width))

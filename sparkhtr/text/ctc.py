@@ -1,17 +1,27 @@
-"""Greedy (best-path) CTC decoding with confidences and frame spans. numpy only.
+"""CTC decoding with confidences and frame spans: greedy (best path, SPAN's) and prefix beam search
+with an optional character language model. numpy only.
 
-Confidences are probabilities of the best path: a character's is the mean of its frames'
-winning probabilities, the line's is the mean over all its frames (blanks included), so a
-line full of hesitant blanks scores low even when every letter is sure.
+Confidences are probabilities of the chosen alignment: a character's is the mean of its frames'
+probabilities for that character, the line's is the mean over all frames (blanks included), so a
+line full of hesitant blanks scores low even when every letter is sure. For the greedy path these
+are the frames' winning probabilities.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["DecodedChar", "DecodedLine", "greedy_decode"]
+from sparkhtr.text.lm import LINE_END
+
+if TYPE_CHECKING:
+    from sparkhtr.text.lm import CharNgramLM
+
+__all__ = ["DecodedChar", "DecodedLine", "greedy_decode", "beam_decode"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +53,126 @@ def greedy_decode(log_probs: np.ndarray, blank: int) -> DecodedLine:
         if best[s] != blank
     ]
     return DecodedLine(chars, float(best_prob.mean()))
+
+
+_NEG = -math.inf
+
+
+def _logadd(a: float, b: float) -> float:
+    if a == _NEG:
+        return b
+    if b == _NEG:
+        return a
+    high, low = (a, b) if a > b else (b, a)
+    return high + math.log1p(math.exp(low - high))
+
+
+class _Prefix:
+    """One hypothesis: log-probs of ending in blank / in its last label, its text and frame spans."""
+
+    __slots__ = ("blank", "label", "text", "spans", "spans_score", "lm")
+
+    def __init__(self, text: str, spans: tuple[tuple[int, int, int], ...], lm: float) -> None:
+        self.blank = _NEG
+        self.label = _NEG
+        self.text = text
+        self.spans = spans  # (label, first frame, last frame) per character, from its likeliest path
+        self.spans_score = _NEG  # the log-prob of the contribution the spans come from
+        self.lm = lm  # weighted LM log-prob of the text so far
+
+    def add(self, to_blank: bool, score: float, spans: tuple[tuple[int, int, int], ...]) -> None:
+        if to_blank:
+            self.blank = _logadd(self.blank, score)
+        else:
+            self.label = _logadd(self.label, score)
+        if score > self.spans_score:  # frame spans follow the strongest contribution
+            self.spans, self.spans_score = spans, score
+
+    def total(self) -> float:
+        return _logadd(self.blank, self.label)
+
+
+def _entry(beams: dict, key: tuple[int, ...], text: str, lm: float) -> _Prefix:
+    entry = beams.get(key)
+    if entry is None:
+        entry = beams[key] = _Prefix(text, (), lm)
+    return entry
+
+
+def beam_decode(
+    log_probs: np.ndarray,
+    blank: int,
+    charset: Sequence[str],
+    lm: CharNgramLM | None = None,
+    lm_weight: float = 0.5,
+    length_bonus: float = 0.0,
+    beam_width: int = 10,
+    prune: float = -12.0,
+) -> DecodedLine:
+    """CTC prefix beam search over one line's (T, C) log-probabilities.
+
+    Args:
+        blank: the blank's class index; ``charset[i]`` is class i's character.
+        lm: a character language model; each new character's path log-prob gains
+            ``lm_weight * log P_lm(char | text so far)``, and the line end's at the last frame.
+        length_bonus: added per character to the ranking score (offsets the LM's pull to short texts).
+        beam_width: hypotheses kept after each frame.
+        prune: a class whose log-prob in a frame is below this is not tried there (the frame's
+            best class always is).
+
+    Unlike greedy decoding, a text's probability is summed over all its alignments: two frames of
+    p(blank) 0.6, p("a") 0.4 read "a" (0.64), where the best single path reads "" (0.36).
+    """
+    frames = log_probs.shape[0]
+    if frames == 0:
+        return DecodedLine([], 0.0)
+    start = _Prefix("", (), 0.0)
+    start.add(True, 0.0, ())
+    beams: dict[tuple[int, ...], _Prefix] = {(): start}
+    for t in range(frames):
+        row = log_probs[t]
+        candidates = set(np.flatnonzero(row >= prune).tolist()) | {int(row.argmax())}
+        following: dict[tuple[int, ...], _Prefix] = {}
+        for key, prefix in beams.items():
+            total = prefix.total()
+            last = key[-1] if key else None
+            for c in candidates:
+                p = float(row[c])
+                if c == blank:
+                    _entry(following, key, prefix.text, prefix.lm).add(True, total + p, prefix.spans)
+                    continue
+                if c == last:  # the same character continues to this frame: no new character
+                    label, first, _ = prefix.spans[-1]
+                    if prefix.label != _NEG:
+                        longer = (*prefix.spans[:-1], (label, first, t))
+                        _entry(following, key, prefix.text, prefix.lm).add(False, prefix.label + p, longer)
+                    source = prefix.blank  # a repeat only after a blank is a new character
+                else:
+                    source = total
+                if source == _NEG:
+                    continue
+                char = charset[c]
+                gain = lm_weight * lm.log_prob(prefix.text, char) if lm is not None else 0.0
+                entry = _entry(following, (*key, c), prefix.text + char, prefix.lm + gain)
+                entry.add(False, source + p + gain, (*prefix.spans, (c, t, t)))
+        ranked = sorted(following.items(), key=lambda kv: kv[1].total() + length_bonus * len(kv[0]), reverse=True)
+        beams = dict(ranked[:beam_width])
+
+    def final(item: tuple[tuple[int, ...], _Prefix]) -> float:
+        key, prefix = item
+        end = lm_weight * lm.log_prob(prefix.text, LINE_END) if lm is not None else 0.0
+        return prefix.total() + end + length_bonus * len(key)
+
+    _, best = max(beams.items(), key=final)
+    return _alignment_confidences(log_probs, blank, best.spans)
+
+
+def _alignment_confidences(log_probs: np.ndarray, blank: int, spans) -> DecodedLine:
+    probs = np.exp(log_probs)
+    aligned = np.full(len(probs), blank)
+    chars = []
+    for label, first, last in spans:
+        aligned[first : last + 1] = label
+        chars.append(DecodedChar(int(label), float(probs[first : last + 1, label].mean()), first, last))
+    line = float(probs[np.arange(len(probs)), aligned].mean())
+    return DecodedLine(chars, line)

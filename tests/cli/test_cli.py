@@ -79,3 +79,31 @@ def test_models_lists_cached_models(trained_model_dir, tmp_path, monkeypatch, ca
     monkeypatch.setenv("SPARKHTR_CACHE", str(tmp_path))
     assert main(["models"]) == 0
     assert "my_model\tcache" in capsys.readouterr().out
+
+
+def test_build_lm_then_beam_decoding_from_the_model_directory(small_dataset, tmp_path, capsys):
+    """`build-lm` into a copy of the bundled model; `--decoder beam` then finds and uses it."""
+    import shutil
+
+    from sparkhtr import Recognizer
+    from sparkhtr.registry import resolve_model
+    from sparkhtr.text.lm import CharNgramLM
+
+    model = shutil.copytree(resolve_model(None), tmp_path / "model")
+    lm_path = model / "lm.json.gz"
+    args = ["build-lm", str(small_dataset), "--model", str(model), "--out", str(lm_path), "--lm-weight", "0.4"]
+    assert main(args) == 0
+    assert "48 lines" in capsys.readouterr().out  # the train split only
+    assert CharNgramLM.load(lm_path).decoding["lm_weight"] == 0.4
+
+    recognizer = Recognizer.load(model, decoder="beam")
+    assert recognizer.decoder.lm is not None and recognizer.decoder.lm_weight == 0.4
+    val = sorted(p for p in (small_dataset / "lines").glob("*.png"))[:3]
+    beam = recognizer.recognize(val)
+    assert all(r.text and 0 < r.confidence <= 1 for r in beam)
+    assert all(0 <= c.x0 < c.x1 for r in beam for c in r.chars)
+
+    assert main(["evaluate", str(small_dataset), "--model", str(model), "--decoder", "beam", "--limit", "3"]) == 0
+    assert "CER" in capsys.readouterr().out
+    assert main(["recognize", "--model", str(model), "--lm", str(lm_path), str(val[0])]) == 2
+    assert "beam decoder only" in capsys.readouterr().err

@@ -1,0 +1,137 @@
+"""A character n-gram language model for CTC beam search: counts, Witten-Bell smoothing, a file.
+
+Why characters and not words: a line model reads any string, names and numbers included; a
+character model scores spelling and common sequences without ever refusing an unknown word.
+Why Witten-Bell: it needs only counts (no discount estimation), interpolates every order down to
+a uniform distribution over the charset, so no character ever gets probability 0.
+
+File format (``*.json.gz``): {"format": "sparkhtr-charlm/1", "order": n, "vocab": [...],
+"counts": {context: {char: count}}, "decoding": {...}}, contexts of length 0 .. n-1; "decoding"
+holds the beam-search settings (lm_weight, length_bonus) chosen for this LM, so they travel with
+it. Text is NFC-normalised and lines are wrapped in start/end marks before counting, so the model
+knows how lines begin and end.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from sparkhtr.text.charset import normalize_text
+
+__all__ = ["CharNgramLM", "LM_FORMAT", "LM_FILE", "LINE_START", "LINE_END", "DEFAULT_DECODING"]
+
+LM_FORMAT = "sparkhtr-charlm/1"
+LM_FILE = "lm.json.gz"  # its name inside a model directory
+LINE_START, LINE_END = "\x02", "\x03"  # never in a charset: control characters
+# Beam-search settings for an LM that was not tuned: what the bundled one got on held-out lines.
+DEFAULT_DECODING = {"lm_weight": 0.3, "length_bonus": 2.0}
+
+
+class CharNgramLM:
+    """P(char | previous order-1 chars), Witten-Bell interpolated down to uniform over ``vocab``."""
+
+    def __init__(
+        self,
+        order: int,
+        vocab: Iterable[str],
+        counts: dict[str, dict[str, int]],
+        decoding: dict[str, float] | None = None,
+    ) -> None:
+        if order < 1:
+            raise ValueError(f"order must be >= 1, got {order}")
+        self.order = order
+        self.decoding = dict(DEFAULT_DECODING if decoding is None else decoding)
+        self.vocab = sorted(set(vocab) | {LINE_END})
+        self.counts = counts
+        # Per context: total count and number of distinct followers (Witten-Bell's weight).
+        self._totals = {h: (sum(f.values()), len(f)) for h, f in counts.items()}
+        self._cached = lru_cache(maxsize=1 << 20)(self._history_log_prob)
+
+    @classmethod
+    def train(
+        cls,
+        texts: Iterable[str],
+        order: int = 6,
+        vocab: Iterable[str] | None = None,
+        decoding: dict[str, float] | None = None,
+    ) -> CharNgramLM:
+        """Count every context of length 0 .. order-1 in ``texts`` (one line each).
+
+        ``vocab`` (e.g. the model's charset) fixes the characters; text characters outside it are
+        dropped. By default the vocabulary is every character seen. ``decoding``: the beam-search
+        settings to store with it (default ``DEFAULT_DECODING``).
+        """
+        allowed = None if vocab is None else set(vocab)
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        seen: set[str] = set()
+        for text in texts:
+            text = normalize_text(text)
+            if allowed is not None:
+                text = "".join(c for c in text if c in allowed)
+            if not text:
+                continue
+            seen.update(text)
+            padded = LINE_START * (order - 1) + text + LINE_END
+            for i in range(order - 1, len(padded)):
+                char = padded[i]
+                for n in range(order):
+                    counts[padded[i - n : i]][char] += 1
+        vocab = allowed if allowed is not None else seen
+        return cls(order, vocab, {h: dict(f) for h, f in counts.items()}, decoding)
+
+    def log_prob(self, context: str, char: str) -> float:
+        """log P(char | context); only the last order-1 characters of ``context`` matter."""
+        keep = self.order - 1
+        history = (LINE_START * keep + context)[len(context) :] if keep else ""
+        return self._cached(history, char)
+
+    def _history_log_prob(self, history: str, char: str) -> float:
+        prob = 1.0 / len(self.vocab)
+        for n in range(len(history) + 1):  # from the empty context up to the full history
+            h = history[len(history) - n :]
+            total, distinct = self._totals.get(h, (0, 0))
+            if total:
+                prob = (self.counts[h].get(char, 0) + distinct * prob) / (total + distinct)
+        return math.log(prob)
+
+    def score(self, text: str) -> float:
+        """log P of a whole line, end mark included."""
+        total = sum(self.log_prob(text[:i], c) for i, c in enumerate(text))
+        return total + self.log_prob(text, LINE_END)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "format": LM_FORMAT,
+            "order": self.order,
+            "vocab": self.vocab,
+            "counts": self.counts,
+            "decoding": self.decoding,
+        }
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> CharNgramLM:
+        path = Path(path)
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{path}: no such language model file") from exc
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: not a readable sparkhtr language model ({exc})") from exc
+        if not isinstance(data, dict) or data.get("format") != LM_FORMAT:
+            raise ValueError(f"{path}: not a sparkhtr language model (format {LM_FORMAT!r} expected)")
+        try:
+            return cls(int(data["order"]), data["vocab"], data["counts"], data.get("decoding"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: a damaged sparkhtr language model ({exc})") from exc

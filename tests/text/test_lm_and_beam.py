@@ -1,0 +1,88 @@
+"""The character language model and CTC beam search: probabilities, files, and decoding choices."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sparkhtr.text.ctc import beam_decode, greedy_decode
+from sparkhtr.text.decoders import BeamDecoder, GreedyDecoder, make_decoder
+from sparkhtr.text.lm import LINE_END, CharNgramLM
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def test_lm_is_a_distribution_over_the_charset_in_every_context():
+    lm = CharNgramLM.train(["le chat", "la chatte", "les chats"], order=4, vocab="abcdehlst ")
+    for context in ("", "le ch", "zzz", "les chats"):
+        total = sum(math.exp(lm.log_prob(context, c)) for c in lm.vocab)
+        assert total == pytest.approx(1.0, abs=1e-9)
+    assert lm.log_prob("le c", "h") > lm.log_prob("le c", "s")  # seen beats unseen
+    assert lm.log_prob("", "b") > -math.inf  # a character never seen still has some probability
+    assert lm.score("le chat") > lm.score("le tahc")
+
+
+def test_lm_file_round_trip_and_errors(tmp_path: Path):
+    lm = CharNgramLM.train(["abc abd", "abe"], order=3, decoding={"lm_weight": 0.7, "length_bonus": 1.5})
+    loaded = CharNgramLM.load(lm.save(tmp_path / "lm.json.gz"))
+    assert loaded.decoding == {"lm_weight": 0.7, "length_bonus": 1.5}
+    for context, char in [("", "a"), ("ab", "d"), ("xy", LINE_END)]:
+        assert loaded.log_prob(context, char) == lm.log_prob(context, char)
+    (tmp_path / "junk.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="junk.json.gz"):
+        CharNgramLM.load(tmp_path / "junk.json.gz")
+    with gzip.open(tmp_path / "other.json.gz", "wt") as handle:
+        handle.write('{"format": "something else"}')
+    with pytest.raises(ValueError, match="other.json.gz: not a sparkhtr language model"):
+        CharNgramLM.load(tmp_path / "other.json.gz")
+    with pytest.raises(FileNotFoundError, match="nowhere.json.gz"):
+        CharNgramLM.load(tmp_path / "nowhere.json.gz")
+
+
+def test_beam_search_sums_alignments_where_greedy_takes_one_path():
+    log_probs = np.log(np.array([[0.4, 0.6], [0.4, 0.6]]))  # class 0 "a", class 1 blank
+    assert greedy_decode(log_probs, blank=1).chars == []  # best path: blank, blank (0.36)
+    assert [c.label for c in beam_decode(log_probs, 1, ["a"]).chars] == [0]  # "a": 0.64 over 3 paths
+
+
+def test_a_language_model_settles_what_the_image_leaves_open():
+    charset = ["a", "b"]  # blank is class 2
+    # "a", blank, then a frame torn between "b" and "a".
+    log_probs = np.log(np.array([[0.9, 0.05, 0.05], [0.05, 0.05, 0.9], [0.44, 0.46, 0.10]]))
+    assert [c.label for c in beam_decode(log_probs, 2, charset).chars] == [0, 1]  # "ab"
+    lm = CharNgramLM.train(["aa"] * 20, order=2)  # this language writes "a" after "a"
+    decoded = beam_decode(log_probs, 2, charset, lm=lm, lm_weight=1.0)
+    assert [c.label for c in decoded.chars] == [0, 0]  # "aa"
+    assert [(c.first_frame, c.last_frame) for c in decoded.chars] == [(0, 0), (2, 2)]
+
+
+def test_beam_search_agrees_with_greedy_on_confident_frames():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        labels = rng.integers(0, 6, size=rng.integers(1, 40))  # 5 is the blank
+        logits = rng.normal(size=(len(labels), 6))
+        logits[np.arange(len(labels)), labels] += 8.0  # one clear winner per frame, as trained models give
+        log_probs = _log_softmax(logits)
+        greedy, beam = greedy_decode(log_probs, 5), beam_decode(log_probs, 5, list("abcde"))
+        assert beam.chars == greedy.chars
+        assert beam.confidence == pytest.approx(greedy.confidence)
+
+
+def test_decoders_by_name(tmp_path: Path):
+    assert isinstance(make_decoder("greedy"), GreedyDecoder)
+    plain = make_decoder("beam")
+    assert isinstance(plain, BeamDecoder) and plain.lm is None and plain.lm_weight == 0.0
+    lm_path = CharNgramLM.train(["abc"], decoding={"lm_weight": 0.4, "length_bonus": 1.0}).save(tmp_path / "lm.json.gz")
+    from_dir = make_decoder("beam", model_dir=tmp_path)  # a model directory's lm.json.gz is found
+    assert from_dir.lm is not None and (from_dir.lm_weight, from_dir.length_bonus) == (0.4, 1.0)
+    assert make_decoder("beam", lm=lm_path, lm_weight=0.9).lm_weight == 0.9
+    with pytest.raises(ValueError, match="unknown decoder 'viterbi'"):
+        make_decoder("viterbi")
+    with pytest.raises(ValueError, match="beam decoder only"):
+        make_decoder("greedy", lm=lm_path)
