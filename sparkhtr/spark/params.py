@@ -21,6 +21,7 @@ __all__ = [
     "HasBatchSize",
     "HasModelPath",
     "HasBackend",
+    "HasDecoder",
     "HasDevice",
     "HasNumThreads",
     "HasMaxPixels",
@@ -153,6 +154,22 @@ class HasBackend(Params):
 
     def setBackend(self, value: str) -> HasBackend:
         return self._set(backend=value)
+
+
+class HasDecoder(Params):
+    decoder: Param[str] = Param(
+        Params._dummy(), "decoder",
+        "CTC decoding: 'greedy' (SPAN's) or 'beam' (beam search with the model directory's lm.json.gz, if any)",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getDecoder(self) -> str:
+        return self.getOrDefault(self.decoder)
+
+    def setDecoder(self, value: str) -> HasDecoder:
+        if value not in ("greedy", "beam"):
+            raise ValueError(f"decoder must be 'greedy' or 'beam', got {value!r}")
+        return self._set(decoder=value)
 
 
 class HasDevice(Params):

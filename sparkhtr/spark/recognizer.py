@@ -31,6 +31,7 @@ from sparkhtr.spark.params import (
     HasBackend,
     HasBatchSize,
     HasConfidenceCol,
+    HasDecoder,
     HasDevice,
     HasErrorCol,
     HasInputErrorCol,
@@ -49,6 +50,7 @@ from sparkhtr.spark.worker import (
     recognize_frame,
     set_task_threads,
 )
+from sparkhtr.text.decoders import DECODERS
 
 __all__ = ["ImageHandwrittenTextRecognizer"]
 
@@ -98,6 +100,7 @@ class ImageHandwrittenTextRecognizer(
     HasBatchSize,
     HasModelPath,
     HasBackend,
+    HasDecoder,
     HasDevice,
     HasNumThreads,
     HasMaxPixels,
@@ -126,6 +129,7 @@ class ImageHandwrittenTextRecognizer(
         batchSize: int = 1,
         modelPath: str | None = None,
         backend: str = "torch",
+        decoder: str = "greedy",
         device: str = "cpu",
         numThreads: int = 0,
         maxPixels: int = DEFAULT_MAX_PIXELS,
@@ -138,6 +142,7 @@ class ImageHandwrittenTextRecognizer(
             inputErrorCol="image_error",
             batchSize=1,
             backend="torch",
+            decoder="greedy",
             device="cpu",
             numThreads=0,
             maxPixels=DEFAULT_MAX_PIXELS,
@@ -172,10 +177,12 @@ class ImageHandwrittenTextRecognizer(
         input_col = self.getInputCol()
         self._check_input(dataset, input_col)
         spark = dataset.sparkSession
+        if self.getDecoder() not in DECODERS:  # fail on the driver, not in every task
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.getDecoder()!r}")
         source = self.resolvedModelPath()
         digest, files = _ship_model(spark, source, self.getBackend())
         entry = source.name if source.is_file() else None
-        spec = ModelSpec(digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels())
+        spec = ModelSpec(digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder())
         recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads())
         error_col = self.getInputErrorCol()
         upstream = (

@@ -34,7 +34,7 @@ __all__ = [
     "recognize_frame",
 ]
 
-_RECOGNIZERS: dict[tuple[str, str, str | None], Recognizer] = {}
+_RECOGNIZERS: dict[tuple[str, str, str | None, str], Recognizer] = {}
 _MODEL_DIRS: dict[str, Path] = {}
 
 
@@ -47,6 +47,7 @@ class ModelSpec:
     backend: str = "torch"
     device: str | None = None
     max_pixels: int = 50_000_000
+    decoder: str = "greedy"  # "beam" uses the model directory's lm.json.gz when it has one
 
 
 def model_file_paths(source: str | Path) -> list[Path]:
@@ -89,7 +90,7 @@ def get_recognizer(
     spec: ModelSpec, files: Callable[[], Mapping[str, bytes]], num_threads: int | None = None
 ) -> Recognizer:
     """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
-    key = (spec.digest, spec.backend, spec.device)
+    key = (spec.digest, spec.backend, spec.device, spec.decoder)
     if key not in _RECOGNIZERS:
         folder = _materialize(spec.digest, files)
         _RECOGNIZERS[key] = Recognizer.load(
@@ -97,6 +98,7 @@ def get_recognizer(
             device=spec.device,
             backend=spec.backend,
             num_threads=num_threads,
+            decoder=spec.decoder,
             limits=ImageLimits(max_pixels=spec.max_pixels),
         )
     return _RECOGNIZERS[key]

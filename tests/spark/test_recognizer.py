@@ -168,3 +168,15 @@ def test_pretrained_model_on_its_bundled_onnx_graph(spark: SparkSession) -> None
     rows = pipeline.transform(df).select("path", "handwritten_text").collect()
     assert {_name(r.path): r.handwritten_text for r in rows} == {p.name: r.text for p, r in zip(paths, direct)}
     assert all(len(r.text) > 10 for r in direct)
+
+
+def test_beam_decoder_with_the_bundled_language_model(spark: SparkSession) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    paths = sorted(examples.glob("*.png"))
+    direct = Recognizer.pretrained(decoder="beam").recognize(paths)
+    df = BinaryToImage().transform(spark.read.format("binaryFile").load(str(examples / "*.png")))
+    out = ImageHandwrittenTextRecognizer.pretrained().setDecoder("beam").transform(df)
+    rows = out.select("path", "handwritten_text").collect()
+    assert {_name(r.path): r.handwritten_text for r in rows} == {p.name: r.text for p, r in zip(paths, direct)}
+    with pytest.raises(ValueError, match="decoder must be 'greedy' or 'beam'"):
+        ImageHandwrittenTextRecognizer().setDecoder("viterbi")
