@@ -70,15 +70,14 @@ def _logadd(a: float, b: float) -> float:
 class _Prefix:
     """One hypothesis: log-probs of ending in blank / in its last label, its text and frame spans."""
 
-    __slots__ = ("blank", "label", "text", "spans", "spans_score", "lm")
+    __slots__ = ("blank", "label", "text", "spans", "spans_score")
 
-    def __init__(self, text: str, spans: tuple[tuple[int, int, int], ...], lm: float) -> None:
+    def __init__(self, text: str) -> None:
         self.blank = _NEG
         self.label = _NEG
         self.text = text
-        self.spans = spans  # (label, first frame, last frame) per character, from its likeliest path
+        self.spans: tuple[tuple[int, int, int], ...] = ()  # (label, first, last frame) per character
         self.spans_score = _NEG  # the log-prob of the contribution the spans come from
-        self.lm = lm  # weighted LM log-prob of the text so far
 
     def add(self, to_blank: bool, score: float, spans: tuple[tuple[int, int, int], ...]) -> None:
         if to_blank:
@@ -92,10 +91,10 @@ class _Prefix:
         return _logadd(self.blank, self.label)
 
 
-def _entry(beams: dict, key: tuple[int, ...], text: str, lm: float) -> _Prefix:
+def _entry(beams: dict, key: tuple[int, ...], text: str) -> _Prefix:
     entry = beams.get(key)
     if entry is None:
-        entry = beams[key] = _Prefix(text, (), lm)
+        entry = beams[key] = _Prefix(text)
     return entry
 
 
@@ -126,7 +125,7 @@ def beam_decode(
     frames = log_probs.shape[0]
     if frames == 0:
         return DecodedLine([], 0.0)
-    start = _Prefix("", (), 0.0)
+    start = _Prefix("")
     start.add(True, 0.0, ())
     beams: dict[tuple[int, ...], _Prefix] = {(): start}
     for t in range(frames):
@@ -139,13 +138,13 @@ def beam_decode(
             for c in candidates:
                 p = float(row[c])
                 if c == blank:
-                    _entry(following, key, prefix.text, prefix.lm).add(True, total + p, prefix.spans)
+                    _entry(following, key, prefix.text).add(True, total + p, prefix.spans)
                     continue
                 if c == last:  # the same character continues to this frame: no new character
                     label, first, _ = prefix.spans[-1]
                     if prefix.label != _NEG:
                         longer = (*prefix.spans[:-1], (label, first, t))
-                        _entry(following, key, prefix.text, prefix.lm).add(False, prefix.label + p, longer)
+                        _entry(following, key, prefix.text).add(False, prefix.label + p, longer)
                     source = prefix.blank  # a repeat only after a blank is a new character
                 else:
                     source = total
@@ -153,7 +152,7 @@ def beam_decode(
                     continue
                 char = charset[c]
                 gain = lm_weight * lm.log_prob(prefix.text, char) if lm is not None else 0.0
-                entry = _entry(following, (*key, c), prefix.text + char, prefix.lm + gain)
+                entry = _entry(following, (*key, c), prefix.text + char)
                 entry.add(False, source + p + gain, (*prefix.spans, (c, t, t)))
         ranked = sorted(following.items(), key=lambda kv: kv[1].total() + length_bonus * len(kv[0]), reverse=True)
         beams = dict(ranked[:beam_width])
