@@ -106,7 +106,7 @@ def beam_decode(
     lm_weight: float = 0.5,
     length_bonus: float = 0.0,
     beam_width: int = 10,
-    prune: float = -12.0,
+    prune: float = -6.0,
 ) -> DecodedLine:
     """CTC prefix beam search over one line's (T, C) log-probabilities.
 
@@ -117,7 +117,8 @@ def beam_decode(
         length_bonus: added per character to the ranking score (offsets the LM's pull to short texts).
         beam_width: hypotheses kept after each frame.
         prune: a class whose log-prob in a frame is below this is not tried there (the frame's
-            best class always is).
+            best class always is). -6 (p < 0.25 %) gave the CER of -12 on held-out Copiste lines
+            (8.17 % against 8.19 %) at 6.5 ms instead of 56 ms per line.
 
     Unlike greedy decoding, a text's probability is summed over all its alignments: two frames of
     p(blank) 0.6, p("a") 0.4 read "a" (0.64), where the best single path reads "" (0.36).
