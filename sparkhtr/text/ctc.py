@@ -47,9 +47,10 @@ def greedy_decode(log_probs: np.ndarray, blank: int) -> DecodedLine:
     # A new run starts wherever the label changes.
     starts = np.flatnonzero(np.concatenate(([True], best[1:] != best[:-1])))
     ends = np.concatenate((starts[1:], [len(best)])) - 1
+    means = np.add.reduceat(best_prob, starts) / (ends - starts + 1)  # each run's mean, in one pass
     chars = [
-        DecodedChar(int(best[s]), float(best_prob[s : e + 1].mean()), int(s), int(e))
-        for s, e in zip(starts, ends)
+        DecodedChar(int(best[s]), float(m), int(s), int(e))
+        for s, e, m in zip(starts.tolist(), ends.tolist(), means.tolist())
         if best[s] != blank
     ]
     return DecodedLine(chars, float(best_prob.mean()))

@@ -28,7 +28,7 @@ from sparkhtr.inference.onnx_backend import (  # noqa: E402
     read_onnx_config,
 )
 from sparkhtr.inference.preprocess import make_batches, prepare_line  # noqa: E402
-from sparkhtr.io.image import load_image  # noqa: E402
+from sparkhtr.io.image import ImageError, load_image  # noqa: E402
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture  # noqa: E402
 from sparkhtr.model.files import ModelFileError, build_model, load_model, save_model  # noqa: E402
 from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE, export_onnx  # noqa: E402
@@ -238,6 +238,15 @@ def test_single_line_graph_runs_lines_in_parallel_with_the_same_results(
     together, alone = parallel.recognize(val_lines), sequential.recognize(val_lines)
     assert [r.text for r in together] == [r.text for r in alone]
     assert [r.confidence for r in together] == [r.confidence for r in alone]  # same kernels: bit for bit
+    assert [r.source for r in together] == [r.source for r in alone]
+    # Workers take lines from file to text: a bad file is still reported in its place, or raised.
+    broken = bundled_single_line.with_name("broken.png")
+    broken.write_bytes(b"not an image")
+    mixed = parallel.recognize([val_lines[0], broken, val_lines[1]], on_error="return")
+    assert [r.text for r in mixed] == [alone[0].text, None, alone[1].text]
+    assert "broken.png" in mixed[1].error
+    with pytest.raises(ImageError, match="broken.png"):
+        parallel.recognize([val_lines[0], broken])
     assert OnnxBackend(onnx_file, num_threads=2).lines_at_once == 1  # a batched graph batches instead
 
 
