@@ -6,8 +6,11 @@ Why: on a 2-core AVX-512 CPU the int8 model ran 1.55x faster than float32 with o
 (benchmarks/README.md has the figures measured by benchmarks/inference_speed.py).
 
 What is quantized, and why not everything:
-- Convolutions only (static QDQ, int8 weights per output channel, uint8 activations with ranges
-  measured on the calibration lines). The masked instance norms, ReLUs and the CTC head stay float.
+- Convolutions, with the ReLUs after them and the residual adds (static QDQ, int8 weights per
+  output channel, uint8 activations with ranges measured on the calibration lines). Quantizing the
+  ReLUs lets onnxruntime fuse them into the int8 convolutions: 1.10x the speed of convolutions
+  alone, CER 15.78 % against 15.89 % (single-line graph, 503 Copiste val lines, 1 thread). The
+  instance norms and the CTC head stay float.
 - The first convolution (it reads the 1- or 3-channel image) and the last one (the 1x1 head that
   gives the class scores) stay float: quantizing every convolution raised CER from 22.3 % to 27.2 %
   in the same measurement, and leaving these two out removed all of that loss.
@@ -115,7 +118,7 @@ def quantize_onnx(source: str | Path, output: str | Path, calibration: Iterable[
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv"],
+            op_types_to_quantize=["Conv", "Relu", "Add"],
             nodes_to_exclude=[convs[0], convs[-1]],
             calibrate_method=CalibrationMethod.MinMax,
         )
