@@ -132,6 +132,8 @@ def _trace_to_onnx(wrapper: nn.Module, images: Tensor, sizes: Tensor | None, ops
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # Instance norm always normalises with the input's own statistics; the exporter says so.
+        warnings.filterwarnings("ignore", message=".*'instance_norm' is set to train=True", category=UserWarning)
         torch.onnx.export(
             wrapper,
             inputs,
