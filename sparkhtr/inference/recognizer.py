@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from sparkhtr.inference.backends import Backend, TorchBackend
@@ -197,12 +198,9 @@ class Recognizer:
         prepared: list[PreparedLine | None] = []
         widths: list[int] = []
         for i, source in enumerate(sources):
-            try:
-                image = load_image(source, self.limits)
-            except ImageError as exc:
-                if on_error == "raise":
-                    raise
-                results[i] = RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+            image = self._load(source, on_error)
+            if isinstance(image, RecognitionResult):
+                results[i] = image
                 bar.update(1)
                 prepared.append(None)
                 widths.append(0)
@@ -232,16 +230,22 @@ class Recognizer:
         return results
 
     def _recognize_one(self, source: ImageSource, on_error: str) -> RecognitionResult:
-        try:
-            image = load_image(source, self.limits)
-        except ImageError as exc:
-            if on_error == "raise":
-                raise
-            return RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+        image = self._load(source, on_error)
+        if isinstance(image, RecognitionResult):
+            return image
         line = prepare_line(image, self.config.preprocessing)
         result = self._decode(self.backend.run_line(line.array[None]), line.scale_x, image.width)
         result.source = describe_source(source)
         return result
+
+    def _load(self, source: ImageSource, on_error: str) -> Image.Image | RecognitionResult:
+        """The image, or (with on_error="return") the failed result that names the source."""
+        try:
+            return load_image(source, self.limits)
+        except ImageError as exc:
+            if on_error == "raise":
+                raise
+            return RecognitionResult(None, None, source=describe_source(source), error=str(exc))
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = self.decoder(log_probs, self.charset)
