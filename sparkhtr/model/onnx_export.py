@@ -156,31 +156,25 @@ def _verify(data: bytes, model: SpanLineModel, config: ModelConfig, single_line:
     # A shape unlike the tracing example: more lines, other widths, a line narrower than one frame.
     images, sizes = example_batch(config, widths=(301, 64, 5, 177), seed=1)
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    frames = SpanLineModel.frame_counts(sizes[:, 1]).tolist()
     with torch.inference_mode():
-        want_log_probs = model(images, sizes)
-    want_frames = SpanLineModel.frame_counts(sizes[:, 1])
-    diff = 0.0
-    for row, count in enumerate(want_frames.tolist()):
-        want_row = want_log_probs[row, :count].numpy()
-        if single_line:  # each line alone, cropped to its size, against torch on the same crop
-            height, width = sizes[row].tolist()
-            line = images[row : row + 1, :, :height, :width]
-            with torch.inference_mode():
-                want_row = model(line)[0].numpy()
-            got_log_probs, got_frames = session.run(None, {"images": line.numpy()})
-            got_log_probs, got_count = got_log_probs[0], int(got_frames[0])
+        if single_line:  # each line alone, cropped to its size, in both engines
+            lines = [images[row : row + 1, :, :h, :w] for row, (h, w) in enumerate(sizes.tolist())]
+            want = [model(line)[0].numpy() for line in lines]
+            got = [session.run(None, {"images": line.numpy()}) for line in lines]
+            got = [(log_probs[0], int(count[0])) for log_probs, count in got]
         else:
-            if row == 0:
-                batch_log_probs, batch_frames = session.run(None, {"images": images.numpy(), "sizes": sizes.numpy()})
-                if batch_log_probs.shape != tuple(want_log_probs.shape):
-                    raise RuntimeError(
-                        f"ONNX export is wrong: onnxruntime gave shape {batch_log_probs.shape}, "
-                        f"torch {tuple(want_log_probs.shape)}"
-                    )
-            got_log_probs, got_count = batch_log_probs[row], int(batch_frames[row])
-        if got_count != count:
-            raise RuntimeError(f"ONNX export is wrong: line {row} has {got_count} frames, torch {count}")
-        diff = max(diff, float(np.abs(got_log_probs[:count] - want_row).max()))
+            want = list(model(images, sizes).numpy())
+            log_probs, counts = session.run(None, {"images": images.numpy(), "sizes": sizes.numpy()})
+            got = list(zip(log_probs, counts.tolist()))
+    diff = 0.0
+    for row, (count, want_row, (got_row, got_count)) in enumerate(zip(frames, want, got)):
+        if got_count != count or got_row.shape != want_row.shape:
+            raise RuntimeError(
+                f"ONNX export is wrong: line {row} has {got_count} frames, log-probs {got_row.shape}; "
+                f"torch {count} frames, {want_row.shape}"
+            )
+        diff = max(diff, float(np.abs(got_row[:count] - want_row[:count]).max()))
     if diff > VERIFY_TOLERANCE:
         raise RuntimeError(f"ONNX export is wrong: log-probs differ from torch by {diff:.3g} (> {VERIFY_TOLERANCE})")
     return diff
