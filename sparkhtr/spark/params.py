@@ -10,6 +10,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
 from sparkhtr.spark.image_struct import ImageType
+from sparkhtr.text.decoders import DECODERS
 
 __all__ = [
     "HasInputOutputCols",
@@ -22,6 +23,7 @@ __all__ = [
     "HasModelPath",
     "HasBackend",
     "HasDecoder",
+    "check_decoder",
     "HasDevice",
     "HasNumThreads",
     "HasMaxPixels",
@@ -167,9 +169,14 @@ class HasDecoder(Params):
         return self.getOrDefault(self.decoder)
 
     def setDecoder(self, value: str) -> HasDecoder:
-        if value not in ("greedy", "beam"):
-            raise ValueError(f"decoder must be 'greedy' or 'beam', got {value!r}")
-        return self._set(decoder=value)
+        return self._set(decoder=check_decoder(value))
+
+
+def check_decoder(value: str) -> str:
+    """``value`` if it names a decoder; ValueError otherwise (on the driver, before any task runs)."""
+    if value not in DECODERS:
+        raise ValueError(f"decoder must be {' or '.join(map(repr, DECODERS))}, got {value!r}")
+    return value
 
 
 class HasDevice(Params):

@@ -39,6 +39,7 @@ from sparkhtr.spark.params import (
     HasMaxPixels,
     HasModelPath,
     HasNumThreads,
+    check_decoder,
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.worker import (
@@ -50,7 +51,6 @@ from sparkhtr.spark.worker import (
     recognize_frame,
     set_task_threads,
 )
-from sparkhtr.text.decoders import DECODERS
 
 __all__ = ["ImageHandwrittenTextRecognizer"]
 
@@ -177,8 +177,7 @@ class ImageHandwrittenTextRecognizer(
         input_col = self.getInputCol()
         self._check_input(dataset, input_col)
         spark = dataset.sparkSession
-        if self.getDecoder() not in DECODERS:  # fail on the driver, not in every task
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {self.getDecoder()!r}")
+        check_decoder(self.getDecoder())  # the constructor's keywords bypass setDecoder
         source = self.resolvedModelPath()
         digest, files = _ship_model(spark, source, self.getBackend())
         entry = source.name if source.is_file() else None
