@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,29 @@ from sparkhtr.model.files import build_model, save_model
 from sparkhtr.text.charset import LATIN_CHARSET
 
 REPO = Path(__file__).resolve().parents[1]
-COPISTE = REPO.parent / "shared" / "data" / "copiste_dun_jour_fr"
+
+
+def _shared_dir() -> Path:
+    """The read-only data folder: $SPARKHTR_SHARED, else ../shared beside this checkout, else
+    ../shared beside the checkout this one was cloned from (a scratch clone made elsewhere)."""
+    if os.environ.get("SPARKHTR_SHARED"):
+        return Path(os.environ["SPARKHTR_SHARED"])
+    beside = REPO.parent / "shared"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(REPO), "config", "--get", "remote.origin.url"], capture_output=True, text=True
+    ).stdout.strip()
+    if origin and Path(origin).is_dir() and (Path(origin).resolve().parent / "shared").is_dir():
+        return Path(origin).resolve().parent / "shared"
+    return beside
+
+
+SHARED = _shared_dir()
+# Test modules that need ../shared at import time (skip marks, constants) read it from here: pytest
+# imports this conftest before it collects them.
+os.environ["SPARKHTR_SHARED"] = str(SHARED)
+COPISTE = SHARED / "data" / "copiste_dun_jour_fr"
 
 
 def _manifest() -> list[dict[str, str]]:
@@ -24,7 +48,10 @@ def _manifest() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def copiste_dir() -> Path:
     if not COPISTE.is_dir():
-        pytest.fail(f"{COPISTE} is missing: the tests read real line images from ../shared/data")
+        pytest.fail(
+            f"{COPISTE} is missing: the tests read real line images from ../shared/data "
+            "(or set SPARKHTR_SHARED to the folder holding data/)"
+        )
     return COPISTE
 
 

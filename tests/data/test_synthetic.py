@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sparkhtr.data.synthetic import (  # noqa: E402
     preview_grid,
 )
 
-FONTS = Path("/work/shared/fonts")
+FONTS = Path(os.environ["SPARKHTR_SHARED"]) / "fonts"  # set by conftest
 pytestmark = pytest.mark.skipif(not FONTS.is_dir(), reason="handwriting fonts not available")
 
 

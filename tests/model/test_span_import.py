@@ -2,7 +2,7 @@
 
 The checkpoint is built here from the documented format (key names, shapes, extra keys), and the
 expected outputs come from a reference forward pass written below with plain torch.nn.functional
-calls straight from those facts (/work/shared/reference/span_checkpoint_format.md), so the test does
+calls straight from those facts (shared/reference/span_checkpoint_format.md), so the test does
 not lean on sparkhtr's model code to judge itself.
 """
 
@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from sparkhtr.inference.preprocess import collate, prepare_line
 from sparkhtr.model.files import load_config, load_model
 from sparkhtr.model.span_import import SpanImportError, import_span_checkpoint, read_charset_file
 
-LINES = Path("/work/shared/data/copiste_dun_jour_fr/lines")
+LINES = Path(os.environ["SPARKHTR_SHARED"]) / "data" / "copiste_dun_jour_fr" / "lines"  # set by conftest
 # Two short printed lines (548 and 629 px wide, 96 high) and a tiny handwritten one (50 x 64).
 LINE_IMAGES = ["cdj_imp_0022_l07.png", "cdj_imp_0022_l19.png", "cdj_w_0180_1_l21.png"]
 
