@@ -4,12 +4,23 @@ SOURCEs are datasets (a folder or KIND:PATH; their `--split` lines' transcriptio
 plain text files (.txt: one line of text per line). Characters outside the model's charset are
 dropped. Name the file lm.json.gz inside a model directory and `--decoder beam` finds it; the
 --lm-weight and --length-bonus given here are stored in the file as its decoding settings.
-Tune them on lines the LM was not built from (never on the test set).
+
+--tune N chooses them instead: N random lines of the dataset sources (and every other line with
+the same text) are kept out of the LM, the model reads them once, and each LM weight x length
+bonus pair re-decodes them; the pair with the lowest CER is stored, and the table is printed.
+Never tune on a test set. Lines the model was trained on read better than new ones, so they tend
+to favour a lighter LM: where there is a choice, tune on a dataset the model has not seen.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
+from pathlib import Path
+
+from sparkhtr.data.sample import LineSample
+from sparkhtr.text.charset import normalize_text
+from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
 
 __all__ = ["register", "run"]
 
@@ -28,42 +39,75 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--order", type=int, default=6, help="characters of context + 1 (default 6)")
     p.add_argument("--lm-weight", type=float, default=None, help="decoding setting stored in the file")
     p.add_argument("--length-bonus", type=float, default=None, help="decoding setting stored in the file")
+    p.add_argument("--tune", type=int, default=0, metavar="N", help="choose both settings on N held-out lines")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runs the model for --tune")
+    p.add_argument("--seed", type=int, default=0, help="which lines --tune holds out (default 0)")
     p.set_defaults(func=run)
 
 
-def read_texts(source: str, split: str) -> list[str]:
-    from pathlib import Path
-
+def read_sources(sources: list[str], split: str) -> tuple[list[str], list[LineSample]]:
+    """The text lines of .txt sources, and the samples of dataset sources."""
     from sparkhtr.data.datasets import open_dataset
 
-    path = Path(source)
-    if path.is_file() and path.suffix.lower() == ".txt":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [sample.text for sample in open_dataset(source, split=None if split == "all" else split)]
+    texts: list[str] = []
+    samples: list[LineSample] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_file() and path.suffix.lower() == ".txt":
+            found = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            texts.extend(found)
+        else:
+            found = open_dataset(source, split=None if split == "all" else split)
+            samples.extend(found)
+        if not found:
+            raise ValueError(f"{source}: no text lines (split {split!r})")
+    return texts, samples
+
+
+def hold_out(samples: list[LineSample], count: int, seed: int) -> tuple[list[LineSample], list[LineSample]]:
+    """``count`` random samples to tune on, and the rest minus any line sharing a held-out text."""
+    if count >= len(samples):
+        raise ValueError(f"--tune {count}: the dataset sources have only {len(samples)} lines")
+    chosen = set(random.Random(seed).sample(range(len(samples)), count))
+    held = [samples[i] for i in sorted(chosen)]
+    held_texts = {normalize_text(s.text) for s in held}
+    rest = [s for i, s in enumerate(samples) if i not in chosen and normalize_text(s.text) not in held_texts]
+    return held, rest
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sparkhtr.model.files import load_config
     from sparkhtr.registry import resolve_model
-    from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
 
+    if args.tune and (args.lm_weight is not None or args.length_bonus is not None):
+        raise ValueError("--tune chooses --lm-weight and --length-bonus: give either --tune or those")
     model = Path(args.model) if args.model and Path(args.model).exists() else resolve_model(args.model)
     charset = load_config(model).charset
-    texts: list[str] = []
-    for source in args.sources:
-        found = read_texts(source, args.split)
-        if not found:
-            raise ValueError(f"{source}: no text lines (split {args.split!r})")
-        texts.extend(found)
+    texts, samples = read_sources(args.sources, args.split)
+    held: list[LineSample] = []
+    if args.tune:
+        held, samples = hold_out(samples, args.tune, args.seed)
+    texts += [sample.text for sample in samples]
     decoding = dict(DEFAULT_DECODING)
     if args.lm_weight is not None:
         decoding["lm_weight"] = args.lm_weight
     if args.length_bonus is not None:
         decoding["length_bonus"] = args.length_bonus
     lm = CharNgramLM.train(texts, order=args.order, vocab=charset, decoding=decoding)
+    if held:
+        lm.decoding = tune(lm, model, held, args.backend)
     path = lm.save(args.out)
     size = path.stat().st_size / 1e6
-    print(f"{path}: order {args.order}, {len(texts)} lines, {len(lm.counts)} contexts, {size:.1f} MB")
+    settings = ", ".join(f"{k} {v:g}" for k, v in lm.decoding.items())
+    print(f"{path}: order {args.order}, {len(texts)} lines, {len(lm.counts)} contexts, {size:.1f} MB; {settings}")
     return 0
+
+
+def tune(lm: CharNgramLM, model: Path, held: list[LineSample], backend: str) -> dict[str, float]:
+    from sparkhtr.inference.decoding_tuning import tune_beam
+    from sparkhtr.inference.recognizer import Recognizer
+
+    recognizer = Recognizer.load(model, backend=backend)
+    report = tune_beam(recognizer, [(sample.image(), sample.text) for sample in held], lm, progress=True)
+    print(f"beam settings on {report.lines} held-out lines (kept out of the LM):\n{report.table()}")
+    return {"lm_weight": report.best.lm_weight, "length_bonus": report.best.length_bonus}

@@ -158,6 +158,13 @@ class Recognizer:
         results = list(self.recognize_iter(sources, batch_size, device, on_error, progress))
         return results[0] if single else results
 
+    def log_probs(self, image: ImageSource) -> np.ndarray:
+        """One line's CTC log-probabilities as the decoder gets them: frames x (charset + 1), blank last."""
+        line = prepare_line(load_image(image, self.limits), self.config.preprocessing)
+        batch = next(make_batches([line], 1))
+        log_probs, frames = self.backend(batch.images, batch.sizes)
+        return log_probs[0, : frames[0]]
+
     def recognize_iter(
         self,
         images: Iterable[ImageSource],

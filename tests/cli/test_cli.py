@@ -107,3 +107,26 @@ def test_build_lm_then_beam_decoding_from_the_model_directory(small_dataset, tmp
     assert "CER" in capsys.readouterr().out
     assert main(["recognize", "--model", str(model), "--lm", str(lm_path), str(val[0])]) == 2
     assert "beam decoder only" in capsys.readouterr().err
+
+
+def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, tmp_path, capsys):
+    """--tune 8: 8 train lines stay out of the LM, the model reads them, the best grid point is stored."""
+    from sparkhtr.inference.decoding_tuning import LENGTH_BONUSES, LM_WEIGHTS
+    from sparkhtr.text.lm import CharNgramLM
+
+    lm_path = tmp_path / "tuned.json.gz"
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "8"]) == 0
+    out = capsys.readouterr().out
+    table = [line.split() for line in out.splitlines() if line.strip() and line.split()[0][0].isdigit()]
+    assert len(table) == len(LM_WEIGHTS) * len(LENGTH_BONUSES)
+    best = [row for row in table if row[-1] == "best"][0]
+    assert min(float(row[2]) for row in table) == float(best[2])
+    decoding = CharNgramLM.load(lm_path).decoding
+    assert (decoding["lm_weight"], decoding["length_bonus"]) == (float(best[0]), float(best[1]))
+    assert "on 8 held-out lines" in out and "greedy" in out
+    assert "40 lines" in out or "39 lines" in out or "38 lines" in out  # 48 minus 8, minus repeats of their texts
+
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "8", "--lm-weight", "1"]) == 2
+    assert "either --tune or those" in capsys.readouterr().err
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "48"]) == 2
+    assert "only 48 lines" in capsys.readouterr().err

@@ -30,6 +30,18 @@ def test_results_carry_confidences_and_positions(recognizer, val_lines):
     assert all(0 <= c.x0 < c.x1 <= width for c in result.chars)
 
 
+def test_log_probs_are_what_the_decoder_reads(recognizer, val_lines):
+    from sparkhtr.text.ctc import greedy_decode
+
+    log_probs = recognizer.log_probs(val_lines[0])
+    assert log_probs.shape[1] == len(recognizer.charset) + 1
+    assert np.allclose(np.exp(log_probs).sum(axis=1), 1.0, atol=1e-3)
+    line = greedy_decode(log_probs, blank=len(recognizer.charset))
+    assert "".join(recognizer.charset[c.label] for c in line.chars) == recognizer.recognize(val_lines[0]).text
+    with pytest.raises(ImageError, match="missing.png"):
+        recognizer.log_probs(val_lines[0].parent / "missing.png")
+
+
 def test_inputs_of_every_kind_give_the_same_text(recognizer, val_lines):
     path = val_lines[1]
     image = Image.open(path)
