@@ -16,6 +16,9 @@ tesserocr's wheel bundles its own libtesseract (5.5.x); with the Debian trainedd
 nothing in --psm 7 on these lines, while --psm 13 (raw line) works; a line that comes back empty
 in --psm 7 is therefore retried in --psm 13, and the count of retries is printed.
 
+sparkhtr engines decode with --decoder: auto (as users get it: beam search + LM where the model
+ships one), greedy or beam.
+
 Every engine reads the image file itself (decoding is part of its time) and is warmed up on two
 lines first. Texts are NFC-normalised and stripped; CER and WER are sparkhtr.text.metrics'.
 
@@ -92,7 +95,7 @@ def _time(name: str, recognize: Callable[[list[Path]], list[str]], paths: list[P
 
 
 def _sparkhtr(
-    backend: str, model_dir: Path, threads: int, batch_size: int | None
+    backend: str, model_dir: Path, threads: int, batch_size: int | None, decoder_name: str
 ) -> tuple[Callable[[list[Path]], list[str]], str]:
     """The engine, and a note saying how it runs (batch size, lines at once)."""
     import torch
@@ -101,29 +104,32 @@ def _sparkhtr(
     from sparkhtr.inference.onnx_backend import OnnxBackend
     from sparkhtr.model.files import load_model
     from sparkhtr.model.onnx_export import INT8_ONNX_FILE, ONNX_FILE, export_onnx
+    from sparkhtr.text.decoders import make_decoder
 
     torch.set_num_threads(threads)
+    decoder = make_decoder(decoder_name, model_dir)
     if backend == "torch":
-        recognizer = Recognizer.load(model_dir)
+        recognizer = Recognizer.load(model_dir, decoder=decoder)
     elif backend == "onnx-int8":
         if not (model_dir / INT8_ONNX_FILE).is_file():
             raise ImportError(f"no {INT8_ONNX_FILE} in {model_dir}: make one with `sparkhtr export-onnx --int8`")
         _, config = load_model(model_dir)
-        recognizer = Recognizer(OnnxBackend(model_dir / INT8_ONNX_FILE, num_threads=threads), config)
+        recognizer = Recognizer(OnnxBackend(model_dir / INT8_ONNX_FILE, num_threads=threads), config, decoder=decoder)
     else:
         onnx_path = model_dir / ONNX_FILE
         if not onnx_path.is_file():
             onnx_path = Path(tempfile.mkdtemp(prefix="sparkhtr-peers-")) / ONNX_FILE
             export_onnx(*load_model(model_dir), onnx_path)
         _, config = load_model(model_dir)
-        recognizer = Recognizer(OnnxBackend(onnx_path, num_threads=threads), config)
+        recognizer = Recognizer(OnnxBackend(onnx_path, num_threads=threads), config, decoder=decoder)
 
     def recognize(paths: list[Path]) -> list[str]:
         return [r.text or "" for r in recognizer.recognize(paths, batch_size=batch_size)]
 
     size = batch_size or recognizer.backend.preferred_batch_size
     at_once = getattr(recognizer.backend, "lines_at_once", 1)
-    return recognize, f"batch size {size}" + (f", {at_once} lines at once, 1 thread each" if at_once > 1 else "")
+    note = f"{recognizer.decoder.name} decoding, batch size {size}"
+    return recognize, note + (f", {at_once} lines at once, 1 thread each" if at_once > 1 else "")
 
 
 # --- RapidOCR ------------------------------------------------------------------------------------
@@ -234,7 +240,8 @@ def run_engines(args: argparse.Namespace, pairs: list[tuple[Path, str]]) -> list
         try:
             if name.startswith("sparkhtr-"):
                 backend = name.split("-", 1)[1]
-                recognize, note = _sparkhtr(backend, _model_dir(args.model), args.threads, args.batch_size)
+                model_dir = _model_dir(args.model)
+                recognize, note = _sparkhtr(backend, model_dir, args.threads, args.batch_size, args.decoder)
                 result = _time(name, recognize, paths, note)
             elif name == "rapidocr":
                 result = _time(name, _rapidocr(args.threads), paths, "bundled PP-OCR rec model, det/cls off")
@@ -277,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="sparkhtr model directory or name (default: the bundled one)")
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--threads", type=int, default=1, help="threads for every engine (default 1)")
+    parser.add_argument("--decoder", choices=["auto", "greedy", "beam"], default="auto", help="sparkhtr's decoder")
     parser.add_argument(
         "--batch-size", type=int, default=None, help="sparkhtr lines per backend call (default: the backend's choice)"
     )

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in summary.items()}))
     print(
         f"CER {100 * summary['cer']:.2f} %  WER {100 * summary['wer']:.2f} %  "
-        f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines"
+        f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines, "
+        f"{summary['decoder']} decoding" + (" with a language model" if summary.get("lm") else "")
     )
     return 0

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from sparkhtr.text.decoders import DECODERS
+
 __all__ = ["register"]
 
 
@@ -32,11 +34,12 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("decoding")
     group.add_argument(
         "--decoder",
-        choices=["greedy", "beam"],
-        default="greedy",
-        help="greedy (SPAN's, fastest) or beam search with a character language model",
+        choices=DECODERS,
+        default="auto",
+        help="greedy (SPAN's, fastest), beam (search with a character language model), or auto "
+        "(the default: beam when the model has a language model or --lm is given, else greedy)",
     )
-    group.add_argument("--lm", default=None, help="language model file for --decoder beam (default: the model's)")
+    group.add_argument("--lm", default=None, help="language model file for beam search (default: the model's)")
     group.add_argument("--lm-weight", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--length-bonus", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--beam-width", type=int, default=10)
@@ -52,8 +55,8 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
     from sparkhtr.text.decoders import make_decoder
 
     path = Path(model) if model is not None and Path(model).exists() else resolve_model(model)
-    decoder = "greedy"
-    if args is not None and (args.decoder != "greedy" or args.lm is not None):
+    decoder = "auto"
+    if args is not None:
         settings = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus, "beam_width": args.beam_width}
         decoder = make_decoder(args.decoder, path, args.lm, **settings)
     return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)

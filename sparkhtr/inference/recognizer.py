@@ -99,15 +99,17 @@ class Recognizer:
         device: str | None = None,
         backend: str = "torch",
         num_threads: int | None = None,
-        decoder: str | Decoder = "greedy",
+        decoder: str | Decoder = "auto",
         lm: str | Path | None = None,
         **kwargs,
     ) -> Recognizer:
         """A recognizer from a model directory (config.json + model.safetensors), or an .onnx file.
 
         ``num_threads`` sets the compute threads (for torch, process-wide); by default the backend's own.
-        ``decoder``: "greedy" (SPAN's, the default) or "beam" (prefix beam search with the language
+        ``decoder``: "greedy" (SPAN's, fastest) or "beam" (prefix beam search with the language
         model ``lm``, by default the model directory's lm.json.gz when it has one), or a Decoder.
+        The default, "auto", is "beam" when there is such an LM (the bundled model has one), else
+        "greedy": on Copiste val lines beam + LM made a fifth fewer errors at 0.6x the lines/s.
         """
         if isinstance(decoder, str):
             decoder = make_decoder(decoder, path, lm)

@@ -161,7 +161,8 @@ class HasBackend(Params):
 class HasDecoder(Params):
     decoder: Param[str] = Param(
         Params._dummy(), "decoder",
-        "CTC decoding: 'greedy' (SPAN's) or 'beam' (beam search with the model directory's lm.json.gz, if any)",
+        "CTC decoding: 'greedy' (SPAN's), 'beam' (beam search with the model directory's lm.json.gz, if any) "
+        "or 'auto' (beam when the model has an lm.json.gz, else greedy)",
         typeConverter=TypeConverters.toString,
     )
 

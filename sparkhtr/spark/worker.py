@@ -47,7 +47,7 @@ class ModelSpec:
     backend: str = "torch"
     device: str | None = None
     max_pixels: int = 50_000_000
-    decoder: str = "greedy"  # "beam" uses the model directory's lm.json.gz when it has one
+    decoder: str = "auto"  # "beam" / "auto" use the model directory's lm.json.gz when it has one
 
 
 def model_file_paths(source: str | Path) -> list[Path]:

@@ -1,9 +1,10 @@
 """Decoders turn one line's CTC log-probabilities into a DecodedLine: greedy, or beam search + LM.
 
-``Recognizer`` holds one. Greedy is SPAN's decoding and the default: fast and exact to the model.
-The beam decoder sums each text's probability over its alignments and, with a character language
+``Recognizer`` holds one. Greedy is SPAN's decoding: fastest, and exact to the model. The beam
+decoder sums each text's probability over its alignments and, with a character language
 model, prefers texts that spell like the language: on the Copiste val split it cuts the default
-model's CER by a fifth (its MODEL_CARD.md), for about 7 ms more per line.
+model's CER by a fifth (its MODEL_CARD.md), for about 7 ms more per line. "auto", the default,
+is beam search when the model ships a language model (as the bundled one does) and greedy otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sparkhtr.text.lm import LM_FILE, CharNgramLM
 
 __all__ = ["Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "make_decoder"]
 
-DECODERS = ("greedy", "beam")
+DECODERS = ("auto", "greedy", "beam")
 
 
 class Decoder:
@@ -27,6 +28,10 @@ class Decoder:
 
     def __call__(self, log_probs: np.ndarray, charset: Sequence[str]) -> DecodedLine:  # pragma: no cover
         raise NotImplementedError
+
+    def settings(self) -> dict:
+        """What decodes, for reports: the name, and a beam decoder's LM and settings."""
+        return {"decoder": self.name}
 
 
 @dataclass
@@ -56,6 +61,11 @@ class BeamDecoder(Decoder):
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {self.beam_width}")
 
+    def settings(self) -> dict:
+        lm = f"order-{self.lm.order} character LM" if self.lm is not None else None
+        return {"decoder": self.name, "lm": lm, "lm_weight": self.lm_weight, "length_bonus": self.length_bonus,
+                "beam_width": self.beam_width}
+
     def __call__(self, log_probs: np.ndarray, charset: Sequence[str]) -> DecodedLine:
         return beam_decode(
             log_probs, len(charset), charset, self.lm, self.lm_weight, self.length_bonus, self.beam_width
@@ -63,13 +73,19 @@ class BeamDecoder(Decoder):
 
 
 def make_decoder(name: str, model_dir: str | Path | None = None, lm: str | Path | None = None, **settings) -> Decoder:
-    """``"greedy"``, or ``"beam"`` with the LM ``lm`` (a file), else the model directory's lm.json.gz if any."""
+    """``"greedy"``, or ``"beam"`` with the LM ``lm`` (a file), else the model directory's lm.json.gz if any;
+    ``"auto"``: beam when there is such an LM, else greedy."""
+    model_lm = Path(model_dir) / LM_FILE if model_dir is not None and Path(model_dir).is_dir() else None
+    if model_lm is not None and not model_lm.is_file():
+        model_lm = None
+    if name == "auto":
+        name = "beam" if lm is not None or model_lm is not None else "greedy"
     if name == "greedy":
         if lm is not None:
             raise ValueError("a language model is used by the beam decoder only: pass decoder='beam'")
         return GreedyDecoder()
     if name != "beam":
         raise ValueError(f"unknown decoder {name!r}: use one of {', '.join(DECODERS)}")
-    if lm is None and model_dir is not None and Path(model_dir).is_dir() and (Path(model_dir) / LM_FILE).is_file():
-        lm = Path(model_dir) / LM_FILE
+    if lm is None:
+        lm = model_lm
     return BeamDecoder(CharNgramLM.load(lm) if lm is not None else None, **settings)

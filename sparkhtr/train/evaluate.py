@@ -61,7 +61,8 @@ def evaluate(
         bar.update(len(samples[start : start + CHUNK]))
     bar.close()
     scores = corpus_scores((line["reference"], line["prediction"]) for line in result.lines)
-    result.summary = {**scores, "lines": len(result.lines), "skipped": len(result.skipped)}
+    result.summary = {**scores, "lines": len(result.lines), "skipped": len(result.skipped),
+                      **recognizer.decoder.settings()}
     return result
 
 

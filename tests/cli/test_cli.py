@@ -104,9 +104,20 @@ def test_build_lm_then_beam_decoding_from_the_model_directory(small_dataset, tmp
     assert all(0 <= c.x0 < c.x1 for r in beam for c in r.chars)
 
     assert main(["evaluate", str(small_dataset), "--model", str(model), "--decoder", "beam", "--limit", "3"]) == 0
-    assert "CER" in capsys.readouterr().out
-    assert main(["recognize", "--model", str(model), "--lm", str(lm_path), str(val[0])]) == 2
+    assert "beam decoding with a language model" in capsys.readouterr().out
+    assert main(["evaluate", str(small_dataset), "--model", str(model), "--decoder", "greedy", "--limit", "3"]) == 0
+    assert "greedy decoding" in capsys.readouterr().out
+    assert main(["recognize", "--model", str(model), "--decoder", "greedy", "--lm", str(lm_path), str(val[0])]) == 2
     assert "beam decoder only" in capsys.readouterr().err
+
+
+def test_auto_decoder_is_greedy_without_a_language_model_and_beam_with_one(trained_model_dir, small_dataset, tmp_path):
+    from sparkhtr import Recognizer
+
+    assert Recognizer.load(trained_model_dir).decoder.name == "greedy"  # no LM beside it
+    lm_path = tmp_path / "lm.json.gz"
+    assert main(["build-lm", str(small_dataset), "--model", str(trained_model_dir), "--out", str(lm_path)]) == 0
+    assert Recognizer.load(trained_model_dir, lm=lm_path).decoder.name == "beam"  # an LM given: beam
 
 
 def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, tmp_path, capsys):

@@ -178,5 +178,6 @@ def test_beam_decoder_with_the_bundled_language_model(spark: SparkSession) -> No
     out = ImageHandwrittenTextRecognizer.pretrained().setDecoder("beam").transform(df)
     rows = out.select("path", "handwritten_text").collect()
     assert {_name(r.path): r.handwritten_text for r in rows} == {p.name: r.text for p, r in zip(paths, direct)}
-    with pytest.raises(ValueError, match="decoder must be 'greedy' or 'beam'"):
+    assert ImageHandwrittenTextRecognizer().getDecoder() == "auto"  # beam here: the model has an LM
+    with pytest.raises(ValueError, match="decoder must be 'auto' or 'greedy' or 'beam'"):
         ImageHandwrittenTextRecognizer().setDecoder("viterbi")
