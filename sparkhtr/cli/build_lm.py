@@ -2,8 +2,8 @@
 
 SOURCEs are datasets (a folder or KIND:PATH; their `--split` lines' transcriptions are used) or
 plain text files (.txt: one line of text per line). Characters outside the model's charset are
-dropped. Name the file lm.json.gz inside a model directory and `--decoder beam` finds it; the
---lm-weight and --length-bonus given here are stored in the file as its decoding settings.
+dropped. Named lm.json.gz inside a model directory, it makes beam search that model's default
+decoder; the --lm-weight and --length-bonus given here are stored in it as its decoding settings.
 
 --tune N chooses them instead: N random lines of the dataset sources (and every other line with
 the same text) are kept out of the LM, the model reads them once, and each LM weight x length
