@@ -387,7 +387,7 @@ class TextSource:
 
     Words are drawn Zipf-like from the top ``n_words`` of each language (70% with exponent 1,
     like running text; 30% flatter, so rare words are seen too), then cased (sentence starts,
-    German noun-like capitals, some Title Case, rare ALL CAPS), mixed with numbers, years and
+    German noun-like capitals, some Title Case, ``caps_ratio`` of the lines in ALL CAPS), mixed with numbers, years and
     dates in the language's conventions, and punctuated the way text is: commas and full stops
     glued to the word, French spacing before ``; : ! ?`` and inside « », elisions (``l'homme``),
     brackets and quotes that close, hyphenated compounds, ``/`` and ``&``.
@@ -410,9 +410,13 @@ class TextSource:
         max_chars: int = 70,
         max_words: int = 12,
         charset: Iterable[str] | None = None,
+        caps_ratio: float = 0.03,
     ) -> None:
         if not languages:
             raise ValueError("at least one language is needed")
+        if not 0.0 <= caps_ratio <= 0.95:
+            raise ValueError(f"caps_ratio must be in [0, 0.95], got {caps_ratio}")
+        self.caps_ratio = caps_ratio
         if not 1 <= min_chars <= max_chars:
             raise ValueError("need 1 <= min_chars <= max_chars")
         self.languages = tuple(languages)
@@ -528,7 +532,7 @@ class TextSource:
         max_len = round(rng.triangular(self.min_chars, self.max_chars, 0.9 * self.max_chars))
         n_words = round(rng.triangular(1, self.max_words, 0.85 * self.max_words))  # real lines: ~8 words
         style = rng.random()
-        all_caps, title_case = style < 0.03, 0.03 <= style < 0.08
+        all_caps, title_case = style < self.caps_ratio, self.caps_ratio <= style < self.caps_ratio + 0.05
         french = lang == "fr"
         capital = rng.random() < 0.5  # the line starts a sentence
         quote_open, quote_close = ("«", "»") if french and rng.random() < 0.5 else ('"', '"')
@@ -841,6 +845,7 @@ class SyntheticLines(Sequence[LineSample]):
         extra_texts: Sequence[str] | None = None,
         *,
         extra_ratio: float = 0.25,
+        caps_ratio: float = 0.03,
         min_chars: int = 5,
         max_chars: int = 70,
         exclude_fonts: Iterable[str] = DEFAULT_EXCLUDE,
@@ -862,6 +867,7 @@ class SyntheticLines(Sequence[LineSample]):
             min_chars=min_chars,
             max_chars=max_chars,
             charset=self.charset,
+            caps_ratio=caps_ratio,
         )
         self.renderer = LineRenderer(self.bank, band_px)
 

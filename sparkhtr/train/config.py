@@ -40,6 +40,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * this
     augment_p: float = 0.2
     synthetic_size: int = 1_000_000
+    synthetic_caps_ratio: float = 0.03  # synthetic lines in ALL CAPS (real sets have few; some writers use them)
     eval_every: int = 500
     checkpoint_every: int = 250
     seed: int = 0

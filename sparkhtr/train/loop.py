@@ -51,6 +51,7 @@ def open_sources(config: TrainConfig, charset: Charset | None, log) -> list[tupl
                 size=config.synthetic_size,
                 seed=config.seed,
                 charset=set(charset.chars) if charset else None,
+                caps_ratio=config.synthetic_caps_ratio,
             )
         else:
             report: list[str] = []

@@ -90,6 +90,17 @@ def test_text_source_is_deterministic_and_bounded() -> None:
     assert len(set(texts)) > 290
 
 
+def test_caps_ratio_sets_the_share_of_all_caps_lines() -> None:
+    def caps_share(source: TextSource) -> float:
+        lines = [source.line() for _ in range(400)]
+        return sum(t == t.upper() and any(c.isalpha() for c in t) for t in lines) / len(lines)
+
+    assert caps_share(TextSource(("en", "fr", "de"), seed=5)) < 0.1  # default 0.03
+    assert 0.25 < caps_share(TextSource(("en", "fr", "de"), seed=5, caps_ratio=0.35)) < 0.5
+    with pytest.raises(ValueError, match="caps_ratio"):
+        TextSource(("en",), caps_ratio=1.5)
+
+
 def test_text_source_charset_and_extra_texts() -> None:
     charset = set("abcdefghijklmnopqrstuvwxyz ,.")
     source = TextSource(("fr",), seed=1, charset=charset)
