@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--order", type=int, default=6, help="characters of context + 1 (default 6)")
     p.add_argument("--lm-weight", type=float, default=None, help="decoding setting stored in the file")
     p.add_argument("--length-bonus", type=float, default=None, help="decoding setting stored in the file")
+    p.add_argument(
+        "--caps-copies", type=float, default=0.0, metavar="SHARE",
+        help="also learn from upper-cased copies of this share of the lines, so text written in capitals "
+        "keeps its spelling model (default 0)",
+    )
     p.add_argument("--tune", type=int, default=0, metavar="N", help="choose both settings on N held-out lines")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runs the model for --tune")
     p.add_argument("--seed", type=int, default=0, help="which lines --tune holds out (default 0)")
@@ -75,6 +80,14 @@ def hold_out(samples: list[LineSample], count: int, seed: int) -> tuple[list[Lin
     return held, rest
 
 
+def caps_copies(texts: list[str], share: float, seed: int) -> list[str]:
+    """Upper-cased copies of ``share`` of ``texts`` (chosen at random, reproducibly)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"--caps-copies must be between 0 and 1, got {share}")
+    chosen = random.Random(seed).sample(texts, round(share * len(texts)))
+    return [text.upper() for text in chosen]
+
+
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.model.files import load_config
     from sparkhtr.registry import resolve_model
@@ -88,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tune:
         held, samples = hold_out(samples, args.tune, args.seed)
     texts += [sample.text for sample in samples]
+    texts += caps_copies(texts, args.caps_copies, args.seed)
     decoding = dict(DEFAULT_DECODING)
     if args.lm_weight is not None:
         decoding["lm_weight"] = args.lm_weight

@@ -137,6 +137,11 @@ def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, 
     assert "on 8 held-out lines" in out and "greedy" in out
     assert "40 lines" in out or "39 lines" in out or "38 lines" in out  # 48 minus 8, minus repeats of their texts
 
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--caps-copies", "0.5"]) == 0
+    assert "72 lines" in capsys.readouterr().out  # 48 + upper-cased copies of 24
+    capitals = CharNgramLM.load(lm_path)
+    assert capitals.log_prob("LA FÉDÉRATI", "O") > capitals.log_prob("LA FÉDÉRATI", "o")
+
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "8", "--lm-weight", "1"]) == 2
     assert "either --tune or those" in capsys.readouterr().err
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "48"]) == 2
