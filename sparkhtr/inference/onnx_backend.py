@@ -119,16 +119,17 @@ class OnnxBackend:
         self.num_threads = num_threads or default_num_threads()
         self.spin = spin
         self.device = device or "cpu"
-        self.lines_at_once = 1
         self._pool: ThreadPoolExecutor | None = None
+        # Whether the graph is single-line shows only once a session has read it, so open it as if
+        # it were (one intra-op thread when lines will run in parallel), and reopen only if not.
+        parallel = lines_in_parallel is not False and self.device == "cpu" and self.num_threads > 1
+        self.lines_at_once = self.num_threads if parallel else 1
         self.session = self._session(self.device)
         # A single-line graph (export_onnx(single_line=True)) takes no sizes: lines go one by one.
         self.single_line = [i.name for i in self.session.get_inputs()] == ["images"]
-        if lines_in_parallel is None:
-            lines_in_parallel = self.single_line and self.device == "cpu" and self.num_threads > 1
-        if lines_in_parallel and self.single_line and self.num_threads > 1:
-            self.lines_at_once = self.num_threads
-            self.session = self._session(self.device)  # now with one intra-op thread
+        if self.lines_at_once > 1 and not self.single_line:
+            self.lines_at_once = 1
+            self.session = self._session(self.device)  # a padded-batch graph: every thread on each batch
 
     @property
     def preferred_batch_size(self) -> int:
