@@ -121,7 +121,7 @@ def tune(lm: CharNgramLM, model: Path, held: list[LineSample], backend: str) -> 
     from sparkhtr.inference.decoding_tuning import tune_beam
     from sparkhtr.inference.recognizer import Recognizer
 
-    recognizer = Recognizer.load(model, backend=backend)
+    recognizer = Recognizer.load(model, backend=backend, decoder="greedy")  # only its log-probs are used
     report = tune_beam(recognizer, [(sample.image(), sample.text) for sample in held], lm, progress=True)
     print(f"beam settings on {report.lines} held-out lines (kept out of the LM):\n{report.table()}")
     return {"lm_weight": report.best.lm_weight, "length_bonus": report.best.length_bonus}
