@@ -8,10 +8,12 @@ import os
 # setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from sparkhtr.inference.recognizer import CharResult, RecognitionResult, Recognizer
+from sparkhtr.inference.recognizer import CharResult, ParagraphResult, RecognitionResult, Recognizer
 from sparkhtr.io.image import ImageError
 from sparkhtr.registry import list_models
 
 __version__ = "0.1.0"
 
-__all__ = ["Recognizer", "RecognitionResult", "CharResult", "ImageError", "list_models", "__version__"]
+__all__ = [
+    "Recognizer", "RecognitionResult", "CharResult", "ParagraphResult", "ImageError", "list_models", "__version__",
+]

@@ -8,7 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
 from sparkhtr.model.files import build_model, save_model
@@ -60,6 +62,33 @@ def val_lines(copiste_dir: Path) -> list[Path]:
     """Twelve real validation line images."""
     rows = [r for r in _manifest() if r["split"] == "val"][:12]
     return [copiste_dir / "lines" / f"{r['id']}.png" for r in rows]
+
+
+@pytest.fixture(scope="session")
+def make_paragraph(copiste_dir: Path):
+    """make(count, gap) -> (image, y spans, texts): ``count`` consecutive val lines of one page
+    (the first group that has that many) one under the other, ``gap`` pixels apart (overlapping,
+    ink kept, when negative), shifted a little sideways as handwriting is."""
+
+    def make(count: int, gap: int) -> tuple[Image.Image, list[tuple[int, int]], list[str]]:
+        groups: dict[str, list[dict[str, str]]] = {}
+        for row in _manifest():
+            if row["split"] == "val":
+                groups.setdefault(row["group"], []).append(row)
+        rows = sorted(next(g for g in groups.values() if len(g) >= count), key=lambda r: r["id"])[:count]
+        lines = [np.asarray(Image.open(copiste_dir / "lines" / f"{r['id']}.png").convert("L")) for r in rows]
+        width = max(line.shape[1] for line in lines) + 60
+        page = np.full((sum(line.shape[0] for line in lines) + gap * (count - 1) + 60, width), 255, np.uint8)
+        spans, y = [], 30
+        for i, line in enumerate(lines):
+            x = 20 + 7 * (i % 3)
+            region = page[y : y + line.shape[0], x : x + line.shape[1]]
+            region[...] = np.minimum(region, line)
+            spans.append((y, y + line.shape[0]))
+            y += line.shape[0] + gap
+        return Image.fromarray(page), spans, [r["text"] for r in rows]
+
+    return make
 
 
 @pytest.fixture(scope="session")

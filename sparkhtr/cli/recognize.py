@@ -1,7 +1,8 @@
 """`sparkhtr recognize IMAGE|FOLDER...`: print the text of each line image.
 
 A folder stands for every image file below it (sorted). Results are printed as they come, in input
-order, so a big folder shows output at once and a stopped run keeps what it printed.
+order, so a big folder shows output at once and a stopped run keeps what it printed. With
+--paragraph each image may hold several lines (one column): they are found, then read in turn.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument(
+        "--paragraph", action="store_true",
+        help="each image holds several lines: find them (one column, top to bottom) and read each",
+    )
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
@@ -87,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
     recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
+    if args.paragraph:
+        return print_paragraphs(recognizer, images, args.output_format)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
     failed = 0
     for path, result in zip(images, results):
@@ -102,5 +109,32 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}\t{text}\t{conf}\t{result.error or ''}")
         elif result.text is not None:
             print(f"{path}\t{result.text}" if len(images) > 1 else result.text)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+def print_paragraphs(recognizer, images: list[str], output_format: str) -> int:
+    """--paragraph: text prints each image's lines (under a "== path" header when there are
+    several images); jsonl one object per image with its lines' boxes; tsv one row per line."""
+    from sparkhtr.io.image import ImageError
+
+    failed = 0
+    for path in images:
+        try:
+            page = recognizer.recognize_paragraph(path)
+        except ImageError as exc:
+            failed += 1
+            print(f"sparkhtr recognize: error: {exc}", file=sys.stderr)
+            if output_format == "jsonl":
+                print(json.dumps({"path": path, "text": None, "lines": [], "error": str(exc)}, ensure_ascii=False))
+            continue
+        if output_format == "jsonl":
+            print(json.dumps({**page.to_dict(), "path": path, "error": None}, ensure_ascii=False))
+        elif output_format == "tsv":
+            for line in page.lines:
+                box = ",".join(map(str, line.box.to_list()))
+                print(f"{path}\t{box}\t{(line.result.text or '').replace(chr(9), ' ')}\t{line.result.confidence:.4f}")
+        else:
+            print(f"== {path}\n{page.text}" if len(images) > 1 else page.text)
         sys.stdout.flush()
     return 1 if failed else 0

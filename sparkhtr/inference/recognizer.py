@@ -15,13 +15,14 @@ from tqdm.auto import tqdm
 from sparkhtr.inference.backends import Backend, TorchBackend
 from sparkhtr.inference.preprocess import PreparedLine, make_batches, prepare_line
 from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, describe_source, load_image
+from sparkhtr.layout import LineBox, find_lines
 from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.registry import resolve_model
 from sparkhtr.text.decoders import Decoder, GreedyDecoder, make_decoder
 
-__all__ = ["Recognizer", "RecognitionResult", "CharResult"]
+__all__ = ["Recognizer", "RecognitionResult", "CharResult", "ParagraphResult", "ParagraphLine"]
 
 
 def _chunks(items: Iterable[ImageSource], size: int) -> Iterator[list[ImageSource]]:
@@ -66,6 +67,28 @@ class RecognitionResult:
             "chars": [[c.char, round(c.confidence, 4), round(c.x0, 1), round(c.x1, 1)] for c in self.chars],
             "error": self.error,
         }
+
+
+@dataclass
+class ParagraphLine:
+    box: LineBox  # where the line is in the paragraph image
+    result: RecognitionResult  # its characters' x0/x1 are relative to box.x0
+
+    def to_dict(self) -> dict:
+        return {"box": self.box.to_list(), **{k: v for k, v in self.result.to_dict().items() if k != "path"}}
+
+
+@dataclass
+class ParagraphResult:
+    source: str | None
+    lines: list[ParagraphLine]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.result.text or "" for line in self.lines)
+
+    def to_dict(self) -> dict:
+        return {"path": self.source, "text": self.text, "lines": [line.to_dict() for line in self.lines]}
 
 
 class Recognizer:
@@ -159,6 +182,18 @@ class Recognizer:
         sources = [images] if single else list(images)
         results = list(self.recognize_iter(sources, batch_size, device, on_error, progress))
         return results[0] if single else results
+
+    def recognize_paragraph(self, image: ImageSource, min_line_height: int = 16) -> ParagraphResult:
+        """Read an image of several lines: ``sparkhtr.layout.find_lines`` cuts it into line boxes
+        (top to bottom; one column of roughly horizontal lines), then each line is recognized.
+
+        >>> page = recognizer.recognize_paragraph("letter.png")   # doctest: +SKIP
+        >>> print(page.text)                                       # lines joined by newlines
+        """
+        picture = load_image(image, self.limits)
+        boxes = find_lines(picture, min_line_height)
+        lines = self.recognize([box.crop(picture) for box in boxes]) if boxes else []
+        return ParagraphResult(describe_source(image), [ParagraphLine(b, r) for b, r in zip(boxes, lines)])
 
     def log_probs(self, image: ImageSource) -> np.ndarray:
         """One line's CTC log-probabilities as the decoder gets them: frames x (charset + 1), blank last."""

@@ -146,3 +146,22 @@ def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, 
     assert "either --tune or those" in capsys.readouterr().err
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "48"]) == 2
     assert "only 48 lines" in capsys.readouterr().err
+
+
+def test_recognize_paragraph_prints_lines_and_boxes(make_paragraph, tmp_path, capsys):
+    page, spans, _ = make_paragraph(3, 4)
+    page.save(tmp_path / "page.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    assert main(["recognize", "--paragraph", str(tmp_path / "page.png")]) == 0
+    text_lines = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert len(text_lines) == 3 and all(text_lines)
+
+    images = [str(tmp_path / "page.png"), str(tmp_path / "broken.png")]
+    code = main(["recognize", "--paragraph", "--format", "jsonl", *images])
+    out, err = capsys.readouterr()
+    page_row, broken_row = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and "broken.png" in err and "broken.png" in broken_row["error"]
+    assert [line["text"] for line in page_row["lines"]] == text_lines
+    for line, (top, bottom) in zip(page_row["lines"], spans):
+        x0, y0, x1, y1 = line["box"]
+        assert top <= (y0 + y1) / 2 < bottom and x0 < x1

@@ -48,3 +48,18 @@ def test_default_model_ships_a_language_model_that_helps():
     for name, recognizer in (("greedy", Recognizer.pretrained(decoder="greedy")), ("beam", beam)):
         scores[name] = corpus_scores(zip(truth, [r.text for r in recognizer.recognize(images)]))["cer"]
     assert scores["beam"] <= scores["greedy"], scores
+
+
+def test_default_model_reads_a_paragraph_line_by_line(make_paragraph):
+    """Five lines of one val page stacked into one image read about as well as the lines alone."""
+    page, spans, truth = make_paragraph(5, 0)
+    recognizer = Recognizer.pretrained()
+    result = recognizer.recognize_paragraph(page)
+    assert len(result.lines) == 5
+    assert result.text == "\n".join(line.result.text for line in result.lines)
+    crops = [page.crop((0, top, page.width, bottom)) for top, bottom in spans]
+    alone = corpus_scores(zip(truth, [r.text for r in recognizer.recognize(crops)]))["cer"]
+    together = corpus_scores(zip(truth, [line.result.text for line in result.lines]))["cer"]
+    assert together <= alone + 0.03, (together, alone)
+    row = result.to_dict()["lines"][0]
+    assert row["box"] == result.lines[0].box.to_list() and row["text"] == result.lines[0].result.text
