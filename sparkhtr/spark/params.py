@@ -27,6 +27,7 @@ __all__ = [
     "HasDevice",
     "HasNumThreads",
     "HasMaxPixels",
+    "HasParagraph",
 ]
 
 
@@ -221,3 +222,18 @@ class HasMaxPixels(Params):
         if value < 1:
             raise ValueError(f"maxPixels must be positive, got {value}")
         return self._set(maxPixels=value)
+
+
+class HasParagraph(Params):
+    paragraph: Param[bool] = Param(
+        Params._dummy(), "paragraph",
+        "each image holds several lines of one column: find them (sparkhtr.layout.find_lines) and read "
+        "each; the text joins the lines with newlines, the confidence is the lines' mean",
+        typeConverter=TypeConverters.toBoolean,
+    )
+
+    def getParagraph(self) -> bool:
+        return self.getOrDefault(self.paragraph)
+
+    def setParagraph(self, value: bool) -> HasParagraph:
+        return self._set(paragraph=value)

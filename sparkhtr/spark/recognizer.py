@@ -39,6 +39,7 @@ from sparkhtr.spark.params import (
     HasMaxPixels,
     HasModelPath,
     HasNumThreads,
+    HasParagraph,
     check_decoder,
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
@@ -80,13 +81,13 @@ def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, A
     return _SHIPPED[key]
 
 
-def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int) -> Any:
+def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int, paragraph: bool) -> Any:
     @pandas_udf(RESULT_SCHEMA)  # type: ignore[call-overload]
     def recognize(batches: Iterator[tuple[pd.DataFrame, pd.Series]]) -> Iterator[pd.DataFrame]:
         threads = set_task_threads(num_threads)
         recognizer = get_recognizer(spec, lambda: files.value, num_threads=threads)
         for images, upstream_errors in batches:
-            yield recognize_frame(recognizer, images, upstream_errors, batch_size)
+            yield recognize_frame(recognizer, images, upstream_errors, batch_size, paragraph=paragraph)
 
     return recognize
 
@@ -104,6 +105,7 @@ class ImageHandwrittenTextRecognizer(
     HasDevice,
     HasNumThreads,
     HasMaxPixels,
+    HasParagraph,
     MLReadable,
     MLWritable,
 ):
@@ -111,7 +113,8 @@ class ImageHandwrittenTextRecognizer(
 
     The input is Spark OCR's image struct (as ``BinaryToImage`` makes) or the struct of Spark's
     ``image`` data source. Output: ``outputCol`` (string), ``errorCol`` (string, null when the row
-    succeeded) and, when ``confidenceCol`` is set, the line's confidence (float, 0-1).
+    succeeded) and, when ``confidenceCol`` is set, the line's confidence (float, 0-1). With
+    ``setParagraph(True)`` each image may hold several lines (one column), read top to bottom.
 
     >>> recognizer = ImageHandwrittenTextRecognizer.pretrained()  # doctest: +SKIP
     >>> recognizer.setInputCol("image").setOutputCol("handwritten_text")  # doctest: +SKIP
@@ -133,6 +136,7 @@ class ImageHandwrittenTextRecognizer(
         device: str = "cpu",
         numThreads: int = 0,
         maxPixels: int = DEFAULT_MAX_PIXELS,
+        paragraph: bool = False,
     ) -> None:
         super().__init__()
         self._setDefault(
@@ -146,6 +150,7 @@ class ImageHandwrittenTextRecognizer(
             device="cpu",
             numThreads=0,
             maxPixels=DEFAULT_MAX_PIXELS,
+            paragraph=False,
         )
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
@@ -182,7 +187,7 @@ class ImageHandwrittenTextRecognizer(
         digest, files = _ship_model(spark, source, self.getBackend())
         entry = source.name if source.is_file() else None
         spec = ModelSpec(digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder())
-        recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads())
+        recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
         error_col = self.getInputErrorCol()
         upstream = (
             dataset[error_col]

@@ -138,8 +138,11 @@ def recognize_frame(
     upstream_errors: pd.Series | None,
     batch_size: int,
     chunk_size: int | None = None,
+    paragraph: bool = False,
 ) -> pd.DataFrame:
     """Recognize one Arrow batch of image structs -> columns text, confidence, error (same rows, same order).
+
+    ``paragraph``: each image holds several lines, found and read one image at a time.
 
     Rows are decoded and recognized ``chunk_size`` at a time (lines of similar width share a
     forward pass inside a chunk) so that memory stays bounded whatever Arrow's batch size is.
@@ -160,7 +163,11 @@ def recognize_frame(
                 rows.append(i)
             except ImageError as exc:
                 errors[i] = upstream[i] if isinstance(upstream[i], str) and upstream[i] else str(exc)
-        results = _recognize_safely(recognizer, decoded, [records[i] for i in rows], batch_size)
+        chosen = [records[i] for i in rows]
+        if paragraph:
+            results = [_read_paragraph_safely(recognizer, image, record) for image, record in zip(decoded, chosen)]
+        else:
+            results = _recognize_safely(recognizer, decoded, chosen, batch_size)
         for i, result in zip(rows, results, strict=True):
             texts[i], confidences[i], errors[i] = result
     return pd.DataFrame({"text": texts, "confidence": confidences, "error": errors})
@@ -185,6 +192,17 @@ def _recognize_safely(
         except Exception as exc:  # one bad line must not fail the job
             out.append((None, None, _named(f"recognition failed: {type(exc).__name__}: {exc}", record)))
     return out
+
+
+def _read_paragraph_safely(
+    recognizer: Recognizer, image: Any, record: dict[str, Any] | None
+) -> tuple[str | None, float | None, str | None]:
+    try:
+        page = recognizer.recognize_paragraph(image)
+    except Exception as exc:  # one bad image must not fail the job
+        return None, None, _named(f"recognition failed: {type(exc).__name__}: {exc}", record)
+    confidences = [line.result.confidence for line in page.lines if line.result.confidence is not None]
+    return page.text, (sum(confidences) / len(confidences) if confidences else None), None
 
 
 def _named(error: str | None, record: dict[str, Any] | None) -> str | None:

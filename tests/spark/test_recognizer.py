@@ -181,3 +181,23 @@ def test_beam_decoder_with_the_bundled_language_model(spark: SparkSession) -> No
     assert ImageHandwrittenTextRecognizer().getDecoder() == "auto"  # beam here: the model has an LM
     with pytest.raises(ValueError, match="decoder must be 'auto' or 'greedy' or 'beam'"):
         ImageHandwrittenTextRecognizer().setDecoder("viterbi")
+
+
+def test_paragraph_images(spark: SparkSession, make_paragraph, tmp_path: Path) -> None:
+    """setParagraph(True): each row's lines are found and read, as recognize_paragraph does; a
+    broken file gets its error and the other rows go on; the setting survives save and load."""
+    for count in (3, 5):
+        make_paragraph(count, 4)[0].save(tmp_path / f"page{count}.png")
+    (tmp_path / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n torn off")
+    direct = Recognizer.pretrained(decoder="greedy")
+    want = {f"page{n}.png": direct.recognize_paragraph(tmp_path / f"page{n}.png").text for n in (3, 5)}
+    stage = ImageHandwrittenTextRecognizer.pretrained().setDecoder("greedy").setParagraph(True)
+    stage.save(str(tmp_path / "stage"))
+    stage = ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))
+    assert stage.getParagraph() is True
+    images = BinaryToImage().transform(spark.read.format("binaryFile").load(str(tmp_path / "*.png")))
+    rows = {_name(r.path): r for r in stage.setConfidenceCol("confidence").transform(images).collect()}
+    assert {name: rows[name].handwritten_text for name in want} == want
+    assert [len(want[f"page{n}.png"].split("\n")) for n in (3, 5)] == [3, 5]
+    assert all(0 < rows[name].confidence <= 1 for name in want)
+    assert rows["torn.png"].handwritten_text is None and "torn.png" in rows["torn.png"].handwritten_text_error
