@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--paragraph", action="store_true",
         help="each image holds several lines: find them (one column, top to bottom) and read each",
     )
+    p.add_argument("--draw", metavar="DIR", help="with --paragraph: save each image with its line boxes and texts here")
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
@@ -92,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
     recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
+    if args.draw and not args.paragraph:
+        raise ValueError("--draw pictures paragraphs: use it with --paragraph")
     if args.paragraph:
-        return print_paragraphs(recognizer, images, args.output_format)
+        return print_paragraphs(recognizer, images, args.output_format, args.draw)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
     failed = 0
     for path, result in zip(images, results):
@@ -113,10 +116,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def print_paragraphs(recognizer, images: list[str], output_format: str) -> int:
+def print_paragraphs(recognizer, images: list[str], output_format: str, draw_dir: str | None = None) -> int:
     """--paragraph: text prints each image's lines (under a "== path" header when there are
-    several images); jsonl one object per image with its lines' boxes; tsv one row per line."""
-    from sparkhtr.io.image import ImageError
+    several images); jsonl one object per image with its lines' boxes; tsv one row per line.
+    ``draw_dir``: where to save each image with its boxes and texts (<name>.lines.png)."""
+    from pathlib import Path
+
+    from sparkhtr.io.image import ImageError, load_image
+    from sparkhtr.layout import draw_lines
+
+    if draw_dir:
+        Path(draw_dir).mkdir(parents=True, exist_ok=True)
 
     failed = 0
     for path in images:
@@ -128,6 +138,9 @@ def print_paragraphs(recognizer, images: list[str], output_format: str) -> int:
             if output_format == "jsonl":
                 print(json.dumps({"path": path, "text": None, "lines": [], "error": str(exc)}, ensure_ascii=False))
             continue
+        if draw_dir:
+            boxes, texts = [line.box for line in page.lines], [line.result.text or "" for line in page.lines]
+            draw_lines(load_image(path), boxes, texts, Path(draw_dir) / f"{Path(path).stem}.lines.png")
         if output_format == "jsonl":
             print(json.dumps({**page.to_dict(), "path": path, "error": None}, ensure_ascii=False))
         elif output_format == "tsv":

@@ -6,17 +6,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from sparkhtr.layout.draw import caption_font
 
 __all__ = ["lines_with_text", "training_curve"]
-
-
-def _caption_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # Pillow's built-in font has no accented letters; DejaVu (on most Linux systems) has them all.
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", 15)
-    except OSError:
-        return ImageFont.load_default(size=16)
 
 
 def lines_with_text(
@@ -27,7 +21,7 @@ def lines_with_text(
     line_height: int = 64,
 ) -> Path:
     """A PNG stacking each line image (scaled to ``line_height``) above its caption rows."""
-    font = _caption_font()
+    font = caption_font()
     rows = []
     for image, caption in zip(images, captions):
         image = image.convert("RGB")

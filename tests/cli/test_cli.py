@@ -165,3 +165,10 @@ def test_recognize_paragraph_prints_lines_and_boxes(make_paragraph, tmp_path, ca
     for line, (top, bottom) in zip(page_row["lines"], spans):
         x0, y0, x1, y1 = line["box"]
         assert top <= (y0 + y1) / 2 < bottom and x0 < x1
+
+    assert main(["recognize", "--paragraph", "--draw", str(tmp_path / "seen"), str(tmp_path / "page.png")]) == 0
+    from PIL import Image
+
+    picture = Image.open(tmp_path / "seen" / "page.lines.png")
+    assert picture.size == (2 * page.width, page.height)  # the page, and the texts beside it
+    assert main(["recognize", "--draw", str(tmp_path / "seen"), str(tmp_path / "page.png")]) == 2
