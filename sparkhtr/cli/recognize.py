@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="each image holds several lines: find them (one column, top to bottom) and read each",
     )
     p.add_argument("--draw", metavar="DIR", help="with --paragraph: save each image with its line boxes and texts here")
+    p.add_argument("--page-xml", metavar="DIR", help="with --paragraph: write a PAGE XML file per image here")
+    p.add_argument("--alto", metavar="DIR", help="with --paragraph: write an ALTO file per image here")
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
@@ -93,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
     recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
-    if args.draw and not args.paragraph:
-        raise ValueError("--draw pictures paragraphs: use it with --paragraph")
+    if (args.draw or args.page_xml or args.alto) and not args.paragraph:
+        raise ValueError("--draw, --page-xml and --alto describe paragraphs: use them with --paragraph")
     if args.paragraph:
-        return print_paragraphs(recognizer, images, args.output_format, args.draw)
+        return print_paragraphs(recognizer, images, args)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
     failed = 0
     for path, result in zip(images, results):
@@ -116,34 +118,43 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def print_paragraphs(recognizer, images: list[str], output_format: str, draw_dir: str | None = None) -> int:
+def print_paragraphs(recognizer, images: list[str], args: argparse.Namespace) -> int:
     """--paragraph: text prints each image's lines (under a "== path" header when there are
     several images); jsonl one object per image with its lines' boxes; tsv one row per line.
-    ``draw_dir``: where to save each image with its boxes and texts (<name>.lines.png)."""
+    --draw, --page-xml and --alto write <name>.lines.png / <name>.xml files into their folders."""
     from pathlib import Path
 
+    from sparkhtr.inference.xml_export import alto_xml, page_xml
     from sparkhtr.io.image import ImageError, load_image
     from sparkhtr.layout import draw_lines
 
-    if draw_dir:
-        Path(draw_dir).mkdir(parents=True, exist_ok=True)
-
+    folders = {"draw": args.draw, "page": args.page_xml, "alto": args.alto}
+    for folder in folders.values():
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
     failed = 0
     for path in images:
         try:
-            page = recognizer.recognize_paragraph(path)
+            picture = load_image(path, recognizer.limits)
+            page = recognizer.recognize_paragraph(picture)
         except ImageError as exc:
             failed += 1
             print(f"sparkhtr recognize: error: {exc}", file=sys.stderr)
-            if output_format == "jsonl":
+            if args.output_format == "jsonl":
                 print(json.dumps({"path": path, "text": None, "lines": [], "error": str(exc)}, ensure_ascii=False))
             continue
-        if draw_dir:
+        page.source = path
+        stem, name = Path(path).stem, Path(path).name
+        if folders["draw"]:
             boxes, texts = [line.box for line in page.lines], [line.result.text or "" for line in page.lines]
-            draw_lines(load_image(path), boxes, texts, Path(draw_dir) / f"{Path(path).stem}.lines.png")
-        if output_format == "jsonl":
-            print(json.dumps({**page.to_dict(), "path": path, "error": None}, ensure_ascii=False))
-        elif output_format == "tsv":
+            draw_lines(picture, boxes, texts, Path(folders["draw"]) / f"{stem}.lines.png")
+        for kind, write in (("page", page_xml), ("alto", alto_xml)):
+            if folders[kind]:
+                xml = write(page, name, picture.width, picture.height)
+                (Path(folders[kind]) / f"{stem}.xml").write_text(xml, encoding="utf-8")
+        if args.output_format == "jsonl":
+            print(json.dumps({**page.to_dict(), "error": None}, ensure_ascii=False))
+        elif args.output_format == "tsv":
             for line in page.lines:
                 box = ",".join(map(str, line.box.to_list()))
                 print(f"{path}\t{box}\t{(line.result.text or '').replace(chr(9), ' ')}\t{line.result.confidence:.4f}")

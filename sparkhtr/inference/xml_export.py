@@ -1,0 +1,112 @@
+"""A read paragraph as PAGE XML (2019) or ALTO (v4): the formats Transkribus, eScriptorium, OCR-D
+and kraken exchange, so sparkhtr's output opens in their editors and feeds their pipelines.
+
+Both hold one text block with a line per ``ParagraphLine`` (its box, text and confidence); ALTO
+also gets a ``String`` per word, placed from the characters' x positions. sparkhtr's own PAGE
+and ALTO readers (``page:`` and ``alto:`` datasets) read the files back, so a corrected file
+becomes training data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import xml.etree.ElementTree as ET
+from functools import partial
+
+from sparkhtr.inference.recognizer import CharResult, ParagraphResult
+from sparkhtr.layout import LineBox
+
+__all__ = ["page_xml", "alto_xml"]
+
+PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
+
+
+def _qualified(namespace: str, tag: str) -> str:
+    return f"{{{namespace}}}{tag}"
+
+
+def _points(box: LineBox) -> str:
+    """PAGE polygon points are pixels, the last row and column included (LineBox's x1, y1 are not)."""
+    right, bottom = box.x1 - 1, box.y1 - 1
+    return f"{box.x0},{box.y0} {right},{box.y0} {right},{bottom} {box.x0},{bottom}"
+
+
+def _union(boxes: list[LineBox]) -> LineBox:
+    x0, y0 = min(b.x0 for b in boxes), min(b.y0 for b in boxes)
+    return LineBox(x0, y0, max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+
+
+def _serialize(root: ET.Element) -> str:
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def page_xml(result: ParagraphResult, image_name: str, width: int, height: int) -> str:
+    """PAGE XML for ``result``, read from the image ``image_name`` of ``width`` x ``height`` pixels."""
+    from sparkhtr import __version__
+
+    ET.register_namespace("", PAGE_NS)
+    q = partial(_qualified, PAGE_NS)
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    root = ET.Element(q("PcGts"))
+    metadata = ET.SubElement(root, q("Metadata"))
+    for tag, text in (("Creator", f"sparkhtr {__version__}"), ("Created", now), ("LastChange", now)):
+        ET.SubElement(metadata, q(tag)).text = text
+    page = ET.SubElement(
+        root, q("Page"), imageFilename=image_name, imageWidth=str(width), imageHeight=str(height)
+    )
+    if not result.lines:
+        return _serialize(root)
+    region = ET.SubElement(page, q("TextRegion"), id="r1")
+    ET.SubElement(region, q("Coords"), points=_points(_union([line.box for line in result.lines])))
+    for number, line in enumerate(result.lines, 1):
+        element = ET.SubElement(region, q("TextLine"), id=f"r1_l{number}")
+        ET.SubElement(element, q("Coords"), points=_points(line.box))
+        equiv = ET.SubElement(element, q("TextEquiv"), conf=f"{line.result.confidence or 0:.4f}")
+        ET.SubElement(equiv, q("Unicode")).text = line.result.text or ""
+    ET.SubElement(ET.SubElement(region, q("TextEquiv")), q("Unicode")).text = result.text
+    return _serialize(root)
+
+
+def _words(chars: list[CharResult]) -> list[list[CharResult]]:
+    words: list[list[CharResult]] = [[]]
+    for char in chars:
+        if char.char == " ":
+            words.append([])
+        else:
+            words[-1].append(char)
+    return [word for word in words if word]
+
+
+def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) -> str:
+    """ALTO v4 for ``result``: pixel units, one ``String`` per word with its box and confidence."""
+    ET.register_namespace("", ALTO_NS)
+    q = partial(_qualified, ALTO_NS)
+    root = ET.Element(q("alto"))
+    description = ET.SubElement(root, q("Description"))
+    ET.SubElement(description, q("MeasurementUnit")).text = "pixel"
+    ET.SubElement(ET.SubElement(description, q("sourceImageInformation")), q("fileName")).text = image_name
+    page = ET.SubElement(
+        ET.SubElement(root, q("Layout")), q("Page"), ID="p1", PHYSICAL_IMG_NR="1", WIDTH=str(width), HEIGHT=str(height)
+    )
+    space = ET.SubElement(page, q("PrintSpace"))
+    if not result.lines:
+        return _serialize(root)
+    block = ET.SubElement(space, q("TextBlock"), ID="b1", **_hpos(_union([line.box for line in result.lines])))
+    for number, line in enumerate(result.lines, 1):
+        element = ET.SubElement(block, q("TextLine"), ID=f"b1_l{number}", **_hpos(line.box))
+        for k, word in enumerate(_words(line.result.chars)):
+            if k:
+                ET.SubElement(element, q("SP"))
+            x0 = line.box.x0 + int(word[0].x0)
+            x1 = max(x0 + 1, line.box.x0 + round(word[-1].x1))
+            box = LineBox(x0, line.box.y0, min(x1, line.box.x1), line.box.y1)
+            confidence = min(c.confidence for c in word)  # a word is as sure as its least sure character
+            content = "".join(c.char for c in word)
+            ET.SubElement(element, q("String"), CONTENT=content, WC=f"{confidence:.4f}", **_hpos(box))
+    return _serialize(root)
+
+
+def _hpos(box: LineBox) -> dict[str, str]:
+    return {"HPOS": str(box.x0), "VPOS": str(box.y0), "WIDTH": str(box.x1 - box.x0), "HEIGHT": str(box.y1 - box.y0)}
