@@ -1,5 +1,5 @@
 """A read paragraph as PAGE XML (2019) or ALTO (v4): the formats Transkribus, eScriptorium, OCR-D
-and kraken exchange, so sparkhtr's output opens in their editors and feeds their pipelines.
+and kraken exchange, so sparkhtr's output can go on to their editors and pipelines.
 
 Both hold one text block with a line per ``ParagraphLine`` (its box, text and confidence); ALTO
 also gets a ``String`` per word, placed from the characters' x positions. sparkhtr's own PAGE
