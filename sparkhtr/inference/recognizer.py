@@ -188,7 +188,7 @@ class Recognizer:
         (top to bottom; one column of roughly horizontal lines), then each line is recognized.
 
         >>> page = recognizer.recognize_paragraph("letter.png")   # doctest: +SKIP
-        >>> print(page.text)                                       # lines joined by newlines
+        >>> print(page.text)                   # lines joined by newlines  # doctest: +SKIP
         """
         picture = load_image(image, self.limits)
         boxes = find_lines(picture, min_line_height)
