@@ -22,6 +22,7 @@ from PIL import Image
 __all__ = ["LineBox", "find_lines"]
 
 MARGIN = 4  # pixels of paper kept around each line's ink: the line model saw margins in training
+TALL = 1.7  # a box this many times the median line height holds two lines
 MIN_PEAK_SHARE = 0.05  # a peak below this share of the highest is speckle, not a line (short last lines reach ~0.1)
 
 
@@ -55,7 +56,26 @@ def find_lines(image: Image.Image, min_line_height: int = 16) -> list[LineBox]:
     peaks = _peaks(smooth, min_distance=max(1, pitch // 2))
     cuts = [0] + [a + int(np.argmin(smooth[a:b])) for a, b in zip(peaks, peaks[1:])] + [len(rows)]
     boxes = [_trim(ink, top, bottom) for top, bottom in zip(cuts, cuts[1:])]
-    return [box for box in boxes if box is not None]
+    return _split_tall([box for box in boxes if box is not None], ink, smooth)
+
+
+def _split_tall(boxes: list[LineBox], ink: np.ndarray, smooth: np.ndarray) -> list[LineBox]:
+    """Split a box more than TALL times the median height at its profile's lowest point in its
+    middle: two lines whose peaks merged (a short line beside a full one has a weak peak)."""
+    if len(boxes) < 3:
+        return boxes
+    median = float(np.median([b.y1 - b.y0 for b in boxes]))
+    out: list[LineBox] = []
+    for box in boxes:
+        height = box.y1 - box.y0
+        if height <= TALL * median:
+            out.append(box)
+            continue
+        low, high = box.y0 + int(0.3 * height), box.y1 - int(0.3 * height)
+        cut = low + int(np.argmin(smooth[low:high]))
+        parts = [_trim(ink, box.y0, cut), _trim(ink, cut, box.y1)]
+        out.extend(part for part in parts if part is not None)
+    return out
 
 
 def _ink_mask(gray: np.ndarray) -> np.ndarray:
