@@ -3,7 +3,7 @@
 ``Recognizer`` holds one. Greedy is SPAN's decoding: fastest, and exact to the model. The beam
 decoder sums each text's probability over its alignments and, with a character language
 model, prefers texts that spell like the language: on the Copiste val split it cuts the default
-model's CER by a fifth (its MODEL_CARD.md), for about 7 ms more per line. "auto", the default,
+model's CER by a sixth (its MODEL_CARD.md), for about 7 ms more per line. "auto", the default,
 is beam search when the model ships a language model (as the bundled one does) and greedy otherwise.
 """
 

@@ -21,7 +21,7 @@ def test_default_model_reads_the_example_lines():
     images = sorted(EXAMPLES.glob("*.png"))
     results = Recognizer.pretrained().recognize(images)
     pairs = [(p.with_suffix(".txt").read_text("utf-8").strip(), r.text) for p, r in zip(images, results)]
-    # Measured 20 % CER on the whole val split; these three unseen lines read at about 9 %.
+    # The whole val split measured 12.6 % CER (beam + LM, the default); these three unseen lines read better.
     assert corpus_scores(pairs)["cer"] < 0.3
 
 
