@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import ImageSource
+from sparkhtr.text.charset import Charset
 from sparkhtr.text.ctc import greedy_decode
 from sparkhtr.text.decoders import BeamDecoder
 from sparkhtr.text.lm import CharNgramLM
@@ -67,7 +68,7 @@ def tune_beam(
     """Decode ``lines`` ((image, reference text) pairs) with every weight x bonus; rank by CER."""
     if not lines:
         raise ValueError("tuning needs at least one line")
-    charset = recognizer.charset
+    charset = Charset(recognizer.charset)
     references = [text for _, text in lines]
     log_probs: list[np.ndarray] = [
         recognizer.log_probs(image) for image, _ in tqdm(lines, disable=not progress, desc="network", unit="line")
@@ -83,7 +84,6 @@ def tune_beam(
     return TuningReport(len(lines), greedy["cer"], greedy["wer"], trials)
 
 
-def _texts(log_probs: list[np.ndarray], charset: Sequence[str], decoder: BeamDecoder | None) -> list[str]:
-    blank = len(charset)
-    decoded = [greedy_decode(lp, blank) if decoder is None else decoder(lp, charset) for lp in log_probs]
-    return ["".join(charset[c.label] for c in line.chars) for line in decoded]
+def _texts(log_probs: list[np.ndarray], charset: Charset, decoder: BeamDecoder | None) -> list[str]:
+    decoded = [greedy_decode(lp, charset.blank) if decoder is None else decoder(lp, charset.chars) for lp in log_probs]
+    return [charset.decode(c.label for c in line.chars) for line in decoded]
