@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
     images = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
-    recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
     if (args.draw or args.page_xml or args.alto) and not args.paragraph:
         raise ValueError("--draw, --page-xml and --alto describe paragraphs: use them with --paragraph")
+    recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
     if args.paragraph:
         return print_paragraphs(recognizer, images, args)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
