@@ -5,11 +5,19 @@ plain text files (.txt: one line of text per line). Characters outside the model
 dropped. Named lm.json.gz inside a model directory, it makes beam search that model's default
 decoder; the --lm-weight and --length-bonus given here are stored in it as its decoding settings.
 
+--lexicon adds a word list: the words of the LM's own lines plus those of each SOURCE given
+(a .txt file's words, or wordfreq:LANG:N, the N most frequent words of LANG from the wordfreq
+package, whose data is CC BY-SA 4.0). Beam search then adds --word-bonus for each word it closes
+that is in the list and takes --oov-penalty for each that is not (sparkhtr.text.lexicon).
+
 --tune N chooses them instead: N random lines of the dataset sources (and every other line with
 the same text) are kept out of the LM, the model reads them once, and each LM weight x length
-bonus pair re-decodes them; the pair with the lowest CER is stored, and the table is printed.
-Never tune on a test set. Lines the model was trained on read better than new ones, so they tend
-to favour a lighter LM: where there is a choice, tune on a dataset the model has not seen.
+bonus pair re-decodes them, then (with a lexicon) each word bonus x unknown-word penalty at the
+best pair; the settings with the lowest CER are stored, and the table is printed. Never tune on a
+test set. The model was most likely trained on these lines and reads them far better than new
+ones, which favours too light an LM; so each held-out line is first degraded
+(sparkhtr.data.augment.unseen_writer_degradation) until it reads about as badly as a new
+writer's. --tune-degrade 0 turns that off, for a dataset the model has not seen.
 """
 
 from __future__ import annotations
@@ -20,7 +28,11 @@ from pathlib import Path
 
 from sparkhtr.data.sample import LineSample
 from sparkhtr.text.charset import normalize_text
+from sparkhtr.text.lexicon import Lexicon, words_in
 from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
+
+# Word settings for a lexicon that was not tuned: what the bundled LM got on held-out lines.
+DEFAULT_WORD_BONUS, DEFAULT_OOV_PENALTY = 1.0, 2.0
 
 __all__ = ["register", "run"]
 
@@ -44,7 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also learn from upper-cased copies of this share of the lines, so text written in capitals "
         "keeps its spelling model (default 0)",
     )
-    p.add_argument("--tune", type=int, default=0, metavar="N", help="choose both settings on N held-out lines")
+    p.add_argument(
+        "--lexicon", action="append", default=None, metavar="SOURCE",
+        help="add a word list (repeatable): a .txt file's words or wordfreq:LANG:N; the LM's own words join it",
+    )
+    p.add_argument("--word-bonus", type=float, default=None, help="decoding setting stored in the file")
+    p.add_argument("--oov-penalty", type=float, default=None, help="decoding setting stored in the file")
+    p.add_argument("--beam-width", type=int, default=10, help="hypotheses kept per frame, stored (default 10)")
+    p.add_argument("--tune", type=int, default=0, metavar="N", help="choose the settings on N held-out lines")
+    p.add_argument(
+        "--tune-degrade", type=float, default=1.0, metavar="P",
+        help="probability of each degradation of a held-out line (default 1; 0 for lines the model never saw)",
+    )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runs the model for --tune")
     p.add_argument("--seed", type=int, default=0, help="which lines --tune holds out (default 0)")
     p.set_defaults(func=run)
@@ -88,12 +111,40 @@ def caps_copies(texts: list[str], share: float, seed: int) -> list[str]:
     return [text.upper() for text in chosen]
 
 
+def lexicon_words(source: str) -> list[str]:
+    """The words of a .txt file, or ``wordfreq:LANG:N``: the N most frequent words of LANG."""
+    if source.startswith("wordfreq:"):
+        try:
+            _, language, count = source.split(":")
+            count_n = int(count)
+        except ValueError as exc:
+            raise ValueError(f"--lexicon {source}: use wordfreq:LANG:N, e.g. wordfreq:fr:100000") from exc
+        try:
+            from wordfreq import top_n_list
+        except ImportError as exc:
+            raise ValueError(f"--lexicon {source}: needs the wordfreq package (pip install 'sparkhtr[train]')") from exc
+        try:
+            words = top_n_list(language, count_n, wordlist="best")  # its largest list for the language
+        except LookupError:
+            words = []
+        if not words:
+            raise ValueError(f"--lexicon {source}: wordfreq has no word list for {language!r}")
+        return [w for word in words for w in words_in(word)]
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"--lexicon {source}: no such file (or use wordfreq:LANG:N)")
+    return words_in(path.read_text(encoding="utf-8"))
+
+
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.model.files import load_config
     from sparkhtr.registry import resolve_model
 
-    if args.tune and (args.lm_weight is not None or args.length_bonus is not None):
-        raise ValueError("--tune chooses --lm-weight and --length-bonus: give either --tune or those")
+    given = [args.lm_weight, args.length_bonus, args.word_bonus, args.oov_penalty]
+    if args.tune and any(value is not None for value in given):
+        raise ValueError("--tune chooses --lm-weight, --length-bonus, --word-bonus and --oov-penalty: give either")
+    if args.beam_width < 1:
+        raise ValueError(f"--beam-width must be >= 1, got {args.beam_width}")
     model = Path(args.model) if args.model and Path(args.model).exists() else resolve_model(args.model)
     charset = load_config(model).charset
     texts, samples = read_sources(args.sources, args.split)
@@ -102,26 +153,42 @@ def run(args: argparse.Namespace) -> int:
         held, samples = hold_out(samples, args.tune, args.seed)
     texts += [sample.text for sample in samples]
     texts += caps_copies(texts, args.caps_copies, args.seed)
-    decoding = dict(DEFAULT_DECODING)
-    if args.lm_weight is not None:
-        decoding["lm_weight"] = args.lm_weight
-    if args.length_bonus is not None:
-        decoding["length_bonus"] = args.length_bonus
+    lexicon = None
+    if args.lexicon:
+        words = set(Lexicon.from_texts(texts).words)
+        for source in args.lexicon:
+            words.update(lexicon_words(source))
+        lexicon = Lexicon(words)
+    decoding = {**DEFAULT_DECODING, "beam_width": args.beam_width}
+    if lexicon is not None:
+        decoding.update(word_bonus=DEFAULT_WORD_BONUS, oov_penalty=DEFAULT_OOV_PENALTY)
+    for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty"):
+        if getattr(args, key) is not None:
+            decoding[key] = getattr(args, key)
     lm = CharNgramLM.train(texts, order=args.order, vocab=charset, decoding=decoding)
+    lm.lexicon = lexicon
     if held:
-        lm.decoding = tune(lm, model, held, args.backend)
+        lm.decoding = tune(lm, model, held, args)
     path = lm.save(args.out)
     size = path.stat().st_size / 1e6
     settings = ", ".join(f"{k} {v:g}" for k, v in lm.decoding.items())
-    print(f"{path}: order {args.order}, {len(texts)} lines, {len(lm.counts)} contexts, {size:.1f} MB; {settings}")
+    words = f", {len(lexicon)} lexicon words" if lexicon is not None else ""
+    print(f"{path}: order {args.order}, {len(texts)} lines, {len(lm.counts)} contexts{words}, {size:.1f} MB;", settings)
     return 0
 
 
-def tune(lm: CharNgramLM, model: Path, held: list[LineSample], backend: str) -> dict[str, float]:
+def tune(lm: CharNgramLM, model: Path, held: list[LineSample], args: argparse.Namespace) -> dict[str, float]:
+    from sparkhtr.data.augment import unseen_writer_degradation
     from sparkhtr.inference.decoding_tuning import tune_beam
     from sparkhtr.inference.recognizer import Recognizer
 
-    recognizer = Recognizer.load(model, backend=backend, decoder="greedy")  # only its log-probs are used
-    report = tune_beam(recognizer, [(sample.image(), sample.text) for sample in held], lm, progress=True)
-    print(f"beam settings on {report.lines} held-out lines (kept out of the LM):\n{report.table()}")
-    return {"lm_weight": report.best.lm_weight, "length_bonus": report.best.length_bonus}
+    recognizer = Recognizer.load(model, backend=args.backend, decoder="greedy")  # only its log-probs are used
+    degrade, rng = unseen_writer_degradation(args.tune_degrade), random.Random(args.seed)
+    lines = [(degrade(sample.image().convert("L"), rng), sample.text) for sample in held]
+    report = tune_beam(recognizer, lines, lm, beam_width=args.beam_width, progress=True)
+    how = f", degraded (p {args.tune_degrade:g})" if args.tune_degrade > 0 else ""
+    print(f"beam settings on {report.lines} held-out lines (kept out of the LM{how}):\n{report.table()}")
+    chosen = report.best.settings()
+    if lm.lexicon is None:
+        del chosen["word_bonus"], chosen["oov_penalty"]
+    return {**chosen, "beam_width": args.beam_width}

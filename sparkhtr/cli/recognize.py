@@ -50,7 +50,13 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--lm", default=None, help="language model file for beam search (default: the model's)")
     group.add_argument("--lm-weight", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--length-bonus", type=float, default=None, help="default: the LM file's setting")
-    group.add_argument("--beam-width", type=int, default=10)
+    group.add_argument("--beam-width", type=int, default=None, help="default: the LM file's setting, else 10")
+    group.add_argument(
+        "--word-bonus", type=float, default=None, help="gain for a word in the LM's lexicon (default: the LM's setting)"
+    )
+    group.add_argument(
+        "--oov-penalty", type=float, default=None, help="cost of a word not in the lexicon (default: the LM's setting)"
+    )
 
 
 def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", args=None, **kwargs):
@@ -65,7 +71,8 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
     path = Path(model) if model is not None and Path(model).exists() else resolve_model(model)
     decoder = "auto"
     if args is not None:
-        settings = {"lm_weight": args.lm_weight, "length_bonus": args.length_bonus, "beam_width": args.beam_width}
+        names = ("lm_weight", "length_bonus", "beam_width", "word_bonus", "oov_penalty")
+        settings = {name: getattr(args, name) for name in names}
         decoder = make_decoder(args.decoder, path, args.lm, **settings)
     return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)
 

@@ -1,9 +1,10 @@
-"""Choosing the beam decoder's LM weight and length bonus on held-out lines.
+"""Choosing the beam decoder's settings on held-out lines: LM weight x length bonus, then, for an
+LM with a lexicon, word bonus x unknown-word penalty at the best pair.
 
 The network runs once per line; every setting then only re-decodes the stored log-probabilities,
 so a grid of 20 settings over 150 lines costs about half a minute on a CPU. Tune on lines the
-language model was not built from, and never on the test set: the chosen pair is then an honest
-guess for new lines.
+language model was not built from, and never on the test set: the chosen settings are then an
+honest guess for new lines.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from sparkhtr.text.decoders import BeamDecoder
 from sparkhtr.text.lm import CharNgramLM
 from sparkhtr.text.metrics import corpus_scores
 
-__all__ = ["LM_WEIGHTS", "LENGTH_BONUSES", "DecodingTrial", "TuningReport", "tune_beam"]
+__all__ = [
+    "LM_WEIGHTS", "LENGTH_BONUSES", "WORD_BONUSES", "OOV_PENALTIES", "DecodingTrial", "TuningReport", "tune_beam"
+]
 
 LM_WEIGHTS = (0.1, 0.2, 0.3, 0.45, 0.6)
 LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0)
+WORD_BONUSES = (0.0, 0.5, 1.0, 2.0)
+OOV_PENALTIES = (0.0, 1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,12 @@ class DecodingTrial:
     length_bonus: float
     cer: float
     wer: float
+    word_bonus: float = 0.0
+    oov_penalty: float = 0.0
+
+    def settings(self) -> dict[str, float]:
+        return {"lm_weight": self.lm_weight, "length_bonus": self.length_bonus,
+                "word_bonus": self.word_bonus, "oov_penalty": self.oov_penalty}
 
 
 @dataclass
@@ -48,11 +59,15 @@ class TuningReport:
         return self.trials[0]
 
     def table(self) -> str:
-        rows = [f"{'lm_weight':>9} {'length_bonus':>12} {'CER %':>7} {'WER %':>7}"]
-        rows.append(f"{'greedy':>22} {100 * self.greedy_cer:7.2f} {100 * self.greedy_wer:7.2f}")
-        for t in sorted(self.trials, key=lambda t: (t.lm_weight, t.length_bonus)):
+        names = f"{'lm_weight':>9} {'length_bonus':>12} {'word_bonus':>10} {'oov_penalty':>11}"
+        rows = [f"{names} {'CER %':>7} {'WER %':>7}"]
+        rows.append(f"{'greedy':>45} {100 * self.greedy_cer:7.2f} {100 * self.greedy_wer:7.2f}")
+        for t in sorted(self.trials, key=lambda t: (t.word_bonus, t.oov_penalty, t.lm_weight, t.length_bonus)):
             mark = "  <- best" if t == self.best else ""
-            rows.append(f"{t.lm_weight:9.2f} {t.length_bonus:12.1f} {100 * t.cer:7.2f} {100 * t.wer:7.2f}{mark}")
+            rows.append(
+                f"{t.lm_weight:9.2f} {t.length_bonus:12.1f} {t.word_bonus:10.1f} {t.oov_penalty:11.1f} "
+                f"{100 * t.cer:7.2f} {100 * t.wer:7.2f}{mark}"
+            )
         return "\n".join(rows)
 
 
@@ -64,8 +79,11 @@ def tune_beam(
     length_bonuses: Sequence[float] = LENGTH_BONUSES,
     beam_width: int = 10,
     progress: bool = False,
+    word_bonuses: Sequence[float] = WORD_BONUSES,
+    oov_penalties: Sequence[float] = OOV_PENALTIES,
 ) -> TuningReport:
-    """Decode ``lines`` ((image, reference text) pairs) with every weight x bonus; rank by CER."""
+    """Decode ``lines`` ((image, reference text) pairs) with every weight x bonus and, when ``lm``
+    has a lexicon, every word bonus x unknown-word penalty at the best of those; rank by CER."""
     if not lines:
         raise ValueError("tuning needs at least one line")
     charset = Charset(recognizer.charset)
@@ -74,12 +92,22 @@ def tune_beam(
         recognizer.log_probs(image) for image, _ in tqdm(lines, disable=not progress, desc="network", unit="line")
     ]
     greedy = corpus_scores(zip(references, _texts(log_probs, charset, None)))
-    trials = []
-    grid = [(w, b) for w in lm_weights for b in length_bonuses]
-    for weight, bonus in tqdm(grid, disable=not progress, desc="settings", unit="setting"):
-        decoder = BeamDecoder(lm, lm_weight=weight, length_bonus=bonus, beam_width=beam_width)
+
+    def trial(weight: float, bonus: float, word_bonus: float = 0.0, oov_penalty: float = 0.0) -> DecodingTrial:
+        decoder = BeamDecoder(lm, weight, bonus, beam_width, word_bonus=word_bonus, oov_penalty=oov_penalty)
         scores = corpus_scores(zip(references, _texts(log_probs, charset, decoder)))
-        trials.append(DecodingTrial(weight, bonus, scores["cer"], scores["wer"]))
+        return DecodingTrial(weight, bonus, scores["cer"], scores["wer"], word_bonus, oov_penalty)
+
+    # Without a lexicon, its settings do nothing: zero them while the LM's own pair is chosen.
+    grid = [(w, b) for w in lm_weights for b in length_bonuses]
+    trials = [trial(w, b) for w, b in tqdm(grid, disable=not progress, desc="LM settings", unit="setting")]
+    if lm.lexicon is not None:
+        best = min(trials, key=lambda t: (t.cer, t.wer))
+        pairs = [(wb, op) for wb in word_bonuses for op in oov_penalties if (wb, op) != (0.0, 0.0)]
+        trials += [
+            trial(best.lm_weight, best.length_bonus, wb, op)
+            for wb, op in tqdm(pairs, disable=not progress, desc="word settings", unit="setting")
+        ]
     trials.sort(key=lambda t: (t.cer, t.wer))
     return TuningReport(len(lines), greedy["cer"], greedy["wer"], trials)
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from sparkhtr.text.ctc import DecodedLine, beam_decode, greedy_decode
+from sparkhtr.text.lexicon import Lexicon
 from sparkhtr.text.lm import LM_FILE, CharNgramLM
 
 __all__ = ["Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "make_decoder"]
 
 DECODERS = ("auto", "greedy", "beam")
+DEFAULT_BEAM_WIDTH = 10  # when neither the caller nor the LM file sets one
 
 
 class Decoder:
@@ -44,31 +46,43 @@ class GreedyDecoder(Decoder):
 
 @dataclass
 class BeamDecoder(Decoder):
-    """Prefix beam search; ``lm_weight`` / ``length_bonus`` default to the LM file's own settings."""
+    """Prefix beam search; settings left None come from the LM file's own (``lm.decoding``): the
+    LM weight, the length bonus, and with the LM's lexicon the word bonus / unknown-word penalty."""
 
     lm: CharNgramLM | None = None
     lm_weight: float | None = None
     length_bonus: float | None = None
-    beam_width: int = 10
+    beam_width: int | None = None
+    word_bonus: float | None = None
+    oov_penalty: float | None = None
     name = "beam"
 
     def __post_init__(self) -> None:
-        settings = self.lm.decoding if self.lm is not None else {"lm_weight": 0.0, "length_bonus": 0.0}
-        if self.lm_weight is None:
-            self.lm_weight = float(settings.get("lm_weight", 0.0))
-        if self.length_bonus is None:
-            self.length_bonus = float(settings.get("length_bonus", 0.0))
+        settings = self.lm.decoding if self.lm is not None else {}
+        for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty"):
+            if getattr(self, key) is None:
+                setattr(self, key, float(settings.get(key, 0.0)))
+        if self.beam_width is None:
+            self.beam_width = int(settings.get("beam_width", DEFAULT_BEAM_WIDTH))
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {self.beam_width}")
 
+    @property
+    def lexicon(self) -> Lexicon | None:
+        return self.lm.lexicon if self.lm is not None else None
+
     def settings(self) -> dict:
         lm = f"order-{self.lm.order} character LM" if self.lm is not None else None
-        return {"decoder": self.name, "lm": lm, "lm_weight": self.lm_weight, "length_bonus": self.length_bonus,
-                "beam_width": self.beam_width}
+        found = {"decoder": self.name, "lm": lm, "lm_weight": self.lm_weight, "length_bonus": self.length_bonus,
+                 "beam_width": self.beam_width}
+        if self.lexicon is not None:
+            found.update(lexicon_words=len(self.lexicon), word_bonus=self.word_bonus, oov_penalty=self.oov_penalty)
+        return found
 
     def __call__(self, log_probs: np.ndarray, charset: Sequence[str]) -> DecodedLine:
         return beam_decode(
-            log_probs, len(charset), charset, self.lm, self.lm_weight, self.length_bonus, self.beam_width
+            log_probs, len(charset), charset, self.lm, self.lm_weight, self.length_bonus, self.beam_width,
+            lexicon=self.lexicon, word_bonus=self.word_bonus, oov_penalty=self.oov_penalty,
         )
 
 

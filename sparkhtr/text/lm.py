@@ -6,9 +6,11 @@ Why Witten-Bell: it needs only counts (no discount estimation), interpolates eve
 a uniform distribution over the charset, so no character ever gets probability 0.
 
 File format (``*.json.gz``): {"format": "sparkhtr-charlm/1", "order": n, "vocab": [...],
-"counts": {context: {char: count}}, "decoding": {...}}, contexts of length 0 .. n-1; "decoding"
-holds the beam-search settings (lm_weight, length_bonus) chosen for this LM, so they travel with
-it. Text is NFC-normalised and lines are wrapped in start/end marks before counting, so the model
+"counts": {context: {char: count}}, "decoding": {...}, "lexicon": [...]}, contexts of length
+0 .. n-1; "decoding" holds the beam-search settings (lm_weight, length_bonus, and with a lexicon
+word_bonus, oov_penalty; beam_width) chosen for this LM, so they travel with it. "lexicon", a
+sorted list of lower-case words (``sparkhtr.text.lexicon``), is optional; files without one read
+as before. Text is NFC-normalised and lines are wrapped in start/end marks before counting, so the model
 knows how lines begin and end.
 """
 
@@ -23,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sparkhtr.text.charset import normalize_text
+from sparkhtr.text.lexicon import Lexicon
 
 __all__ = ["CharNgramLM", "LM_FORMAT", "LM_FILE", "LINE_START", "LINE_END", "DEFAULT_DECODING"]
 
@@ -42,6 +45,7 @@ class CharNgramLM:
         vocab: Iterable[str],
         counts: dict[str, dict[str, int]],
         decoding: dict[str, float] | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         if order < 1:
             raise ValueError(f"order must be >= 1, got {order}")
@@ -49,6 +53,7 @@ class CharNgramLM:
         self.decoding = dict(DEFAULT_DECODING if decoding is None else decoding)
         self.vocab = sorted(set(vocab) | {LINE_END})
         self.counts = counts
+        self.lexicon = lexicon  # known words for the beam's word bonus / unknown-word penalty
         # Per context: total count and number of distinct followers (Witten-Bell's weight).
         self._totals = {h: (sum(f.values()), len(f)) for h, f in counts.items()}
         self._cached = lru_cache(maxsize=1 << 20)(self._history_log_prob)
@@ -115,6 +120,8 @@ class CharNgramLM:
             "counts": self.counts,
             "decoding": self.decoding,
         }
+        if self.lexicon is not None:
+            data["lexicon"] = sorted(self.lexicon.words)
         with gzip.open(path, "wt", encoding="utf-8") as handle:
             json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
         return path
@@ -132,6 +139,7 @@ class CharNgramLM:
         if not isinstance(data, dict) or data.get("format") != LM_FORMAT:
             raise ValueError(f"{path}: not a sparkhtr language model (format {LM_FORMAT!r} expected)")
         try:
-            return cls(int(data["order"]), data["vocab"], data["counts"], data.get("decoding"))
+            lexicon = Lexicon(data["lexicon"]) if data.get("lexicon") is not None else None
+            return cls(int(data["order"]), data["vocab"], data["counts"], data.get("decoding"), lexicon)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: a damaged sparkhtr language model ({exc})") from exc

@@ -25,6 +25,7 @@ from sparkhtr.data.augment import (
     RandomProjective,
     ResolutionChange,
     span_augmentation,
+    unseen_writer_degradation,
 )
 
 
@@ -164,3 +165,12 @@ def test_span_augmentation_is_reproducible(mode: str) -> None:
     assert a.mode == mode and a.tobytes() == b.tobytes()
     outs = {span_augmentation()(image, random.Random(s)).tobytes() for s in range(30)}
     assert len(outs) > 5  # p=0.2: some lines untouched, many changed in different ways
+
+
+def test_unseen_writer_degradation_always_changes_a_line_reproducibly() -> None:
+    image = _line()
+    degrade = unseen_writer_degradation()
+    a, b = degrade(image, random.Random(4)), degrade(image, random.Random(4))
+    assert a.mode == "L" and a.tobytes() == b.tobytes()
+    assert a.height <= image.height and a.tobytes() != image.tobytes()  # resolution 0.7-1, never larger
+    assert unseen_writer_degradation(0.0)(image, random.Random(4)).tobytes() == image.tobytes()

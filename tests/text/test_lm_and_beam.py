@@ -89,3 +89,53 @@ def test_decoders_by_name(tmp_path: Path):
         make_decoder("viterbi")
     with pytest.raises(ValueError, match="beam decoder only"):
         make_decoder("greedy", lm=lm_path)
+
+
+def test_lexicon_words_and_which_word_a_character_closes():
+    from sparkhtr.text.lexicon import Lexicon, words_in
+
+    assert words_in("L'Ouest, nord-est 1950 : Élysée") == ["l", "ouest", "nord", "est", "élysée"]
+    lexicon = Lexicon.from_texts(["Le chat dort.", "l'Élysée"])
+    assert len(lexicon) == 5 and "CHAT" in lexicon and "élysée" in lexicon and "chien" not in lexicon
+    assert Lexicon.closed_word("le chat", " ") == "chat"
+    assert Lexicon.closed_word("le chat", LINE_END) == "chat"  # the line end closes the last word
+    assert Lexicon.closed_word("le cha", "t") is None  # a letter continues the word
+    assert Lexicon.closed_word("le chat ", ".") is None  # nothing open to close
+    assert lexicon.closing_score("un chat", ",", 1.5, 2.0) == 1.5
+    assert lexicon.closing_score("un chien", ",", 1.5, 2.0) == -2.0
+
+
+def test_a_lexicon_turns_an_unclear_letter_into_a_known_word():
+    charset = ["c", "h", "a", "t", "o"]  # blank is class 5
+    rows = [[0.9, 0, 0, 0, 0, 0.1], [0, 0.9, 0, 0, 0, 0.1], [0, 0, 0.45, 0, 0.55, 0], [0, 0, 0, 0.9, 0, 0.1]]
+    log_probs = np.log(np.array(rows) + 1e-6)
+    plain = beam_decode(log_probs, 5, charset)
+    assert "".join(charset[c.label] for c in plain.chars) == "chot"  # the image leans to "o"
+    from sparkhtr.text.lexicon import Lexicon
+
+    known = beam_decode(log_probs, 5, charset, lexicon=Lexicon(["chat"]), word_bonus=1.0, oov_penalty=1.0)
+    assert "".join(charset[c.label] for c in known.chars) == "chat"
+    clear = np.log(np.array([[0.9, 0, 0, 0, 0, 0.1], [0, 0.9, 0, 0, 0, 0.1], [0, 0, 0.02, 0, 0.98, 0],
+                             [0, 0, 0, 0.9, 0, 0.1]]) + 1e-6)
+    unknown = beam_decode(clear, 5, charset, lexicon=Lexicon(["chat"]), word_bonus=1.0, oov_penalty=1.0)
+    assert "".join(charset[c.label] for c in unknown.chars) == "chot"  # a clear image keeps its unknown word
+
+
+def test_lexicon_and_settings_travel_in_the_lm_file(tmp_path: Path):
+    from sparkhtr.text.lexicon import Lexicon
+
+    decoding = {"lm_weight": 0.45, "length_bonus": 2.0, "word_bonus": 1.0, "oov_penalty": 2.0, "beam_width": 20}
+    lm = CharNgramLM.train(["le chat dort"], order=3, decoding=decoding)
+    lm.lexicon = Lexicon.from_texts(["le chat dort", "Paris"])
+    path = lm.save(tmp_path / "lm.json.gz")
+    loaded = CharNgramLM.load(path)
+    assert loaded.lexicon is not None and loaded.lexicon.words == {"le", "chat", "dort", "paris"}
+    decoder = make_decoder("auto", model_dir=tmp_path)
+    assert isinstance(decoder, BeamDecoder) and decoder.lexicon.words == {"le", "chat", "dort", "paris"}
+    assert (decoder.beam_width, decoder.word_bonus, decoder.oov_penalty) == (20, 1.0, 2.0)
+    assert decoder.settings()["lexicon_words"] == 4
+    assert make_decoder("beam", lm=path, beam_width=5, oov_penalty=0.0).oov_penalty == 0.0
+    without = CharNgramLM.load(CharNgramLM.train(["abc"]).save(tmp_path / "plain.json.gz"))
+    assert without.lexicon is None  # files from before lexicons read as they did
+    plain = BeamDecoder(without)
+    assert (plain.beam_width, plain.word_bonus) == (10, 0.0) and "lexicon_words" not in plain.settings()
