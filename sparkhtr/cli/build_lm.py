@@ -3,17 +3,20 @@
 SOURCEs are datasets (a folder or KIND:PATH; their `--split` lines' transcriptions are used) or
 plain text files (.txt: one line of text per line). Characters outside the model's charset are
 dropped. Named lm.json.gz inside a model directory, it makes beam search that model's default
-decoder; the --lm-weight and --length-bonus given here are stored in it as its decoding settings.
+decoder; the decoding settings given here (--lm-weight, --length-bonus, --word-bonus,
+--oov-penalty, --beam-width) are stored in it.
 
 --lexicon adds a word list: the words of the LM's own lines plus those of each SOURCE given
 (a .txt file's words, or wordfreq:LANG:N, the N most frequent words of LANG from the wordfreq
-package, whose data is CC BY-SA 4.0). Beam search then adds --word-bonus for each word it closes
-that is in the list and takes --oov-penalty for each that is not (sparkhtr.text.lexicon).
+package, whose data is CC BY-SA 4.0); words with a letter outside the model's charset are left
+out. Beam search then adds --word-bonus for each word it closes that is in the list and takes
+--oov-penalty for each that is not (sparkhtr.text.lexicon).
 
---tune N chooses them instead: N random lines of the dataset sources (and every other line with
-the same text) are kept out of the LM, the model reads them once, and each LM weight x length
-bonus pair re-decodes them, then (with a lexicon) each word bonus x unknown-word penalty at the
-best pair; the settings with the lowest CER are stored, and the table is printed. Never tune on a
+--tune N chooses the LM weight, length bonus, word bonus and penalty instead: N random lines of
+the dataset sources (and every other line with the same text) are kept out of the LM, the model
+reads them once, and each LM weight x length bonus pair re-decodes them, then (with a lexicon)
+each word bonus x unknown-word penalty at the best pair, and each length bonus again at the best
+of those; the settings with the lowest CER are stored, and the table is printed. Never tune on a
 test set. The model was most likely trained on these lines and reads them far better than new
 ones, which favours too light an LM; so each held-out line is first degraded
 (sparkhtr.data.augment.unseen_writer_degradation) until it reads about as badly as a new
@@ -28,11 +31,12 @@ from pathlib import Path
 
 from sparkhtr.data.sample import LineSample
 from sparkhtr.text.charset import normalize_text
-from sparkhtr.text.lexicon import Lexicon, words_in
+from sparkhtr.text.lexicon import Lexicon, words_from_source
 from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
 
-# Word settings for a lexicon that was not tuned: what the bundled LM got on held-out lines.
-DEFAULT_WORD_BONUS, DEFAULT_OOV_PENALTY = 1.0, 2.0
+# Word settings for a lexicon that was not tuned: near the best of the tuning grid for the
+# bundled model's LM (word bonus 0-1, penalty 2-3 within 0.1 CER points on held-out lines).
+DEFAULT_WORD_BONUS, DEFAULT_OOV_PENALTY = 0.5, 2.0
 
 __all__ = ["register", "run"]
 
@@ -111,29 +115,13 @@ def caps_copies(texts: list[str], share: float, seed: int) -> list[str]:
     return [text.upper() for text in chosen]
 
 
-def lexicon_words(source: str) -> list[str]:
-    """The words of a .txt file, or ``wordfreq:LANG:N``: the N most frequent words of LANG."""
-    if source.startswith("wordfreq:"):
-        try:
-            _, language, count = source.split(":")
-            count_n = int(count)
-        except ValueError as exc:
-            raise ValueError(f"--lexicon {source}: use wordfreq:LANG:N, e.g. wordfreq:fr:100000") from exc
-        try:
-            from wordfreq import top_n_list
-        except ImportError as exc:
-            raise ValueError(f"--lexicon {source}: needs the wordfreq package (pip install 'sparkhtr[train]')") from exc
-        try:
-            words = top_n_list(language, count_n, wordlist="best")  # its largest list for the language
-        except LookupError:
-            words = []
-        if not words:
-            raise ValueError(f"--lexicon {source}: wordfreq has no word list for {language!r}")
-        return [w for word in words for w in words_in(word)]
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"--lexicon {source}: no such file (or use wordfreq:LANG:N)")
-    return words_in(path.read_text(encoding="utf-8"))
+def build_lexicon(texts: list[str], sources: list[str], charset: list[str]) -> Lexicon:
+    """The words of ``texts`` and of each lexicon source, less words the charset cannot spell."""
+    words = set(Lexicon.from_texts(texts).words)
+    for source in sources:
+        words.update(words_from_source(source))
+    spellable = {c.lower() for c in charset}
+    return Lexicon(w for w in words if set(w) <= spellable)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,9 +130,15 @@ def run(args: argparse.Namespace) -> int:
 
     given = [args.lm_weight, args.length_bonus, args.word_bonus, args.oov_penalty]
     if args.tune and any(value is not None for value in given):
-        raise ValueError("--tune chooses --lm-weight, --length-bonus, --word-bonus and --oov-penalty: give either")
+        raise ValueError(
+            "--tune chooses --lm-weight, --length-bonus, --word-bonus and --oov-penalty: give either --tune or those"
+        )
+    if not args.lexicon and (args.word_bonus is not None or args.oov_penalty is not None):
+        raise ValueError("--word-bonus and --oov-penalty score lexicon words: give --lexicon too")
     if args.beam_width < 1:
         raise ValueError(f"--beam-width must be >= 1, got {args.beam_width}")
+    if not 0.0 <= args.tune_degrade <= 1.0:
+        raise ValueError(f"--tune-degrade must be between 0 and 1, got {args.tune_degrade}")
     model = Path(args.model) if args.model and Path(args.model).exists() else resolve_model(args.model)
     charset = load_config(model).charset
     texts, samples = read_sources(args.sources, args.split)
@@ -153,12 +147,7 @@ def run(args: argparse.Namespace) -> int:
         held, samples = hold_out(samples, args.tune, args.seed)
     texts += [sample.text for sample in samples]
     texts += caps_copies(texts, args.caps_copies, args.seed)
-    lexicon = None
-    if args.lexicon:
-        words = set(Lexicon.from_texts(texts).words)
-        for source in args.lexicon:
-            words.update(lexicon_words(source))
-        lexicon = Lexicon(words)
+    lexicon = build_lexicon(texts, args.lexicon, charset) if args.lexicon else None
     decoding = {**DEFAULT_DECODING, "beam_width": args.beam_width}
     if lexicon is not None:
         decoding.update(word_bonus=DEFAULT_WORD_BONUS, oov_penalty=DEFAULT_OOV_PENALTY)
@@ -183,8 +172,11 @@ def tune(lm: CharNgramLM, model: Path, held: list[LineSample], args: argparse.Na
     from sparkhtr.inference.recognizer import Recognizer
 
     recognizer = Recognizer.load(model, backend=args.backend, decoder="greedy")  # only its log-probs are used
-    degrade, rng = unseen_writer_degradation(args.tune_degrade), random.Random(args.seed)
-    lines = [(degrade(sample.image().convert("L"), rng), sample.text) for sample in held]
+    lines: list = [(sample.image(), sample.text) for sample in held]
+    if args.tune_degrade > 0:
+        mode = "RGB" if recognizer.config.preprocessing.channels == 3 else "L"
+        degrade, rng = unseen_writer_degradation(args.tune_degrade), random.Random(args.seed)
+        lines = [(degrade(image.convert(mode), rng), text) for image, text in lines]
     report = tune_beam(recognizer, lines, lm, beam_width=args.beam_width, progress=True)
     how = f", degraded (p {args.tune_degrade:g})" if args.tune_degrade > 0 else ""
     print(f"beam settings on {report.lines} held-out lines (kept out of the LM{how}):\n{report.table()}")

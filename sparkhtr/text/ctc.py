@@ -1,5 +1,5 @@
 """CTC decoding with confidences and frame spans: greedy (best path, SPAN's) and prefix beam search
-with an optional character language model. numpy only.
+with an optional character language model and word lexicon. numpy only.
 
 Confidences are probabilities of the chosen alignment: a character's is the mean of its frames'
 probabilities for that character, the line's is the mean over all frames (blanks included), so a

@@ -5,12 +5,15 @@ character model scores spelling and common sequences without ever refusing an un
 Why Witten-Bell: it needs only counts (no discount estimation), interpolates every order down to
 a uniform distribution over the charset, so no character ever gets probability 0.
 
-File format (``*.json.gz``): {"format": "sparkhtr-charlm/1", "order": n, "vocab": [...],
+File format (``*.json.gz``): {"format": "sparkhtr-charlm/2", "order": n, "vocab": [...],
 "counts": {context: {char: count}}, "decoding": {...}, "lexicon": [...]}, contexts of length
 0 .. n-1; "decoding" holds the beam-search settings (lm_weight, length_bonus, and with a lexicon
 word_bonus, oov_penalty; beam_width) chosen for this LM, so they travel with it. "lexicon", a
-sorted list of lower-case words (``sparkhtr.text.lexicon``), is optional; files without one read
-as before. Text is NFC-normalised and lines are wrapped in start/end marks before counting, so the model
+sorted list of lower-case words (``sparkhtr.text.lexicon``), is optional. Format 1 files (no
+lexicon) still load; the format went to 2 with the lexicon so that an older sparkhtr refuses a
+new file instead of dropping its lexicon and decoding with settings tuned for it.
+
+Text is NFC-normalised and lines are wrapped in start/end marks before counting, so the model
 knows how lines begin and end.
 """
 
@@ -29,7 +32,8 @@ from sparkhtr.text.lexicon import Lexicon
 
 __all__ = ["CharNgramLM", "LM_FORMAT", "LM_FILE", "LINE_START", "LINE_END", "DEFAULT_DECODING"]
 
-LM_FORMAT = "sparkhtr-charlm/1"
+LM_FORMAT = "sparkhtr-charlm/2"
+_READABLE_FORMATS = ("sparkhtr-charlm/1", LM_FORMAT)
 LM_FILE = "lm.json.gz"  # its name inside a model directory
 LINE_START, LINE_END = "\x02", "\x03"  # never in a charset: control characters
 # Beam-search settings for an LM that was not tuned: what the bundled one got on held-out lines.
@@ -136,10 +140,13 @@ class CharNgramLM:
             raise FileNotFoundError(f"{path}: no such language model file") from exc
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: not a readable sparkhtr language model ({exc})") from exc
-        if not isinstance(data, dict) or data.get("format") != LM_FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"{path}: not a sparkhtr language model (format {LM_FORMAT!r} expected)")
         try:
-            lexicon = Lexicon(data["lexicon"]) if data.get("lexicon") is not None else None
+            words = data.get("lexicon")
+            if words is not None and not (isinstance(words, list) and all(isinstance(w, str) for w in words)):
+                raise TypeError("its lexicon is not a list of words")
+            lexicon = Lexicon(words) if words else None
             return cls(int(data["order"]), data["vocab"], data["counts"], data.get("decoding"), lexicon)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: a damaged sparkhtr language model ({exc})") from exc

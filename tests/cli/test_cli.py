@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from sparkhtr.cli.main import main
 
 
@@ -134,7 +136,7 @@ def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, 
     assert min(float(row[4]) for row in table) == float(best[4])
     decoding = CharNgramLM.load(lm_path).decoding
     assert decoding == {"lm_weight": float(best[0]), "length_bonus": float(best[1]), "beam_width": 10}
-    assert "on 8 held-out lines (kept out of the LM, degraded (p 1))" in out and "greedy" in out
+    assert "on 8 held-out lines (kept out of the LM, degraded (p 1)):" in out and "greedy" in out
     assert "40 lines" in out or "39 lines" in out or "38 lines" in out  # 48 minus 8, minus repeats of their texts
 
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--caps-copies", "0.5"]) == 0
@@ -143,14 +145,14 @@ def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, 
     assert capitals.log_prob("LA FÉDÉRATI", "O") > capitals.log_prob("LA FÉDÉRATI", "o")
 
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "8", "--lm-weight", "1"]) == 2
-    assert "give either" in capsys.readouterr().err
+    assert "give either --tune or those" in capsys.readouterr().err
     assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--tune", "48"]) == 2
     assert "only 48 lines" in capsys.readouterr().err
 
 
 def test_build_lm_with_a_lexicon_tunes_word_settings_and_decodes_with_them(small_dataset, tmp_path, capsys):
-    """--lexicon: the LM's own words plus a word file and wordfreq's; --tune then also picks the word
-    bonus and unknown-word penalty, and `recognize` / `evaluate` decode with what the file holds."""
+    """--lexicon: the LM's own words plus a word file's; --tune then also picks the word bonus and
+    unknown-word penalty, and `evaluate` / `recognize` decode with what the file holds."""
     import shutil
 
     from sparkhtr.inference.decoding_tuning import LENGTH_BONUSES, LM_WEIGHTS, OOV_PENALTIES, WORD_BONUSES
@@ -160,32 +162,61 @@ def test_build_lm_with_a_lexicon_tunes_word_settings_and_decodes_with_them(small
     model = shutil.copytree(resolve_model(None), tmp_path / "model")
     (model / "lm.json.gz").unlink()
     words = tmp_path / "words.txt"
-    words.write_text("Québec\nTrois-Rivières\n", encoding="utf-8")
+    words.write_text("Québec\nTrois-Rivières\nПривет\n", encoding="utf-8")
     lm_path = model / "lm.json.gz"
     args = ["build-lm", str(small_dataset), "--model", str(model), "--out", str(lm_path), "--tune", "8",
-            "--lexicon", str(words), "--lexicon", "wordfreq:fr:2000", "--beam-width", "6"]
+            "--tune-degrade", "0", "--lexicon", str(words), "--beam-width", "6"]
     assert main(args) == 0
     out = capsys.readouterr().out
+    assert "kept out of the LM):" in out  # --tune-degrade 0: the lines as they are
     table = [line.split() for line in out.splitlines() if line.strip() and line.split()[0][0].isdigit()]
-    word_rows = len(WORD_BONUSES) * len(OOV_PENALTIES) - 1
-    assert len(table) == len(LM_WEIGHTS) * len(LENGTH_BONUSES) + word_rows
+    grid = len(LM_WEIGHTS) * len(LENGTH_BONUSES) + len(WORD_BONUSES) * len(OOV_PENALTIES) - 1
+    assert len(table) in (grid, grid + len(LENGTH_BONUSES) - 1)  # + length bonuses again at word settings
     best = [row for row in table if row[-1] == "best"][0]
+    assert min(float(row[4]) for row in table) == float(best[4])
     lm = CharNgramLM.load(lm_path)
     assert lm.decoding == {"lm_weight": float(best[0]), "length_bonus": float(best[1]), "word_bonus": float(best[2]),
                            "oov_penalty": float(best[3]), "beam_width": 6}
-    assert {"québec", "trois", "rivières", "est", "fédération"} <= lm.lexicon.words  # file, wordfreq, own lines
+    assert {"québec", "trois", "rivières", "fédération"} <= lm.lexicon.words  # the file's and the LM's own
+    assert "привет" not in lm.lexicon.words  # the charset cannot spell it
     assert f"{len(lm.lexicon)} lexicon words" in out
 
-    assert main(["evaluate", str(small_dataset), "--model", str(model), "--limit", "3"]) == 0
-    assert '"lexicon_words"' in capsys.readouterr().out  # the report names the decoder's settings
+    assert main(["evaluate", str(small_dataset), "--model", str(model), "--limit", "3", "--oov-penalty", "0"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert summary["lexicon_words"] == len(lm.lexicon) and summary["oov_penalty"] == 0.0  # the flag beats the file
+    assert summary["word_bonus"] == lm.decoding["word_bonus"] and summary["beam_width"] == 6
     val = sorted((small_dataset / "lines").glob("*.png"))[0]
-    assert main(["recognize", "--model", str(model), "--format", "jsonl", "--oov-penalty", "0", str(val)]) == 0
+    assert main(["recognize", "--model", str(model), "--format", "jsonl", str(val)]) == 0
     assert json.loads(capsys.readouterr().out)["text"]
 
-    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--lexicon", str(tmp_path / "none.txt")]) == 2
+
+def test_build_lm_lexicon_and_setting_errors(small_dataset, tmp_path, capsys):
+    lm_path = tmp_path / "lm.json.gz"
+    dataset = ["build-lm", str(small_dataset), "--out", str(lm_path)]
+    assert main([*dataset, "--lexicon", str(tmp_path / "none.txt")]) == 2
     assert "none.txt: no such file" in capsys.readouterr().err
-    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--lexicon", "wordfreq:fr"]) == 2
+    assert main([*dataset, "--lexicon", "wordfreq:fr"]) == 2
     assert "wordfreq:LANG:N" in capsys.readouterr().err
+    assert main([*dataset, "--oov-penalty", "2"]) == 2
+    assert "give --lexicon too" in capsys.readouterr().err
+    assert main([*dataset, "--tune", "8", "--lexicon", "wordfreq:fr:10", "--word-bonus", "1"]) == 2
+    assert "give either --tune or those" in capsys.readouterr().err
+    assert main([*dataset, "--tune", "8", "--tune-degrade", "2"]) == 2
+    assert "--tune-degrade must be between 0 and 1" in capsys.readouterr().err
+    assert not lm_path.exists()
+
+
+def test_build_lm_lexicon_from_wordfreq(small_dataset, tmp_path, capsys):
+    pytest.importorskip("wordfreq")
+    from sparkhtr.text.lm import CharNgramLM
+
+    lm_path = tmp_path / "lm.json.gz"
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--lexicon", "wordfreq:fr:2000"]) == 0
+    lm = CharNgramLM.load(lm_path)
+    assert {"est", "avec", "pendant", "fédération"} <= lm.lexicon.words  # wordfreq's, and the LM's own
+    assert (lm.decoding["word_bonus"], lm.decoding["oov_penalty"]) == (0.5, 2.0)  # untuned defaults
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--lexicon", "wordfreq:fr:0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
 
 
 def test_recognize_paragraph_prints_lines_and_boxes(make_paragraph, tmp_path, capsys):

@@ -11,6 +11,7 @@ import pytest
 
 from sparkhtr.text.ctc import beam_decode, greedy_decode
 from sparkhtr.text.decoders import BeamDecoder, GreedyDecoder, make_decoder
+from sparkhtr.text.lexicon import Lexicon, words_in
 from sparkhtr.text.lm import LINE_END, CharNgramLM
 
 
@@ -92,8 +93,6 @@ def test_decoders_by_name(tmp_path: Path):
 
 
 def test_lexicon_words_and_which_word_a_character_closes():
-    from sparkhtr.text.lexicon import Lexicon, words_in
-
     assert words_in("L'Ouest, nord-est 1950 : Élysée") == ["l", "ouest", "nord", "est", "élysée"]
     lexicon = Lexicon.from_texts(["Le chat dort.", "l'Élysée"])
     assert len(lexicon) == 5 and "CHAT" in lexicon and "élysée" in lexicon and "chien" not in lexicon
@@ -101,6 +100,8 @@ def test_lexicon_words_and_which_word_a_character_closes():
     assert Lexicon.closed_word("le chat", LINE_END) == "chat"  # the line end closes the last word
     assert Lexicon.closed_word("le cha", "t") is None  # a letter continues the word
     assert Lexicon.closed_word("le chat ", ".") is None  # nothing open to close
+    assert Lexicon.closed_word("à 9 kilomè", "-") is None  # a hyphen may break the word at the line end
+    assert Lexicon.closed_word("nord-est", LINE_END) == "est"
     assert lexicon.closing_score("un chat", ",", 1.5, 2.0) == 1.5
     assert lexicon.closing_score("un chien", ",", 1.5, 2.0) == -2.0
 
@@ -111,8 +112,6 @@ def test_a_lexicon_turns_an_unclear_letter_into_a_known_word():
     log_probs = np.log(np.array(rows) + 1e-6)
     plain = beam_decode(log_probs, 5, charset)
     assert "".join(charset[c.label] for c in plain.chars) == "chot"  # the image leans to "o"
-    from sparkhtr.text.lexicon import Lexicon
-
     known = beam_decode(log_probs, 5, charset, lexicon=Lexicon(["chat"]), word_bonus=1.0, oov_penalty=1.0)
     assert "".join(charset[c.label] for c in known.chars) == "chat"
     clear = np.log(np.array([[0.9, 0, 0, 0, 0, 0.1], [0, 0.9, 0, 0, 0, 0.1], [0, 0, 0.02, 0, 0.98, 0],
@@ -121,9 +120,18 @@ def test_a_lexicon_turns_an_unclear_letter_into_a_known_word():
     assert "".join(charset[c.label] for c in unknown.chars) == "chot"  # a clear image keeps its unknown word
 
 
-def test_lexicon_and_settings_travel_in_the_lm_file(tmp_path: Path):
-    from sparkhtr.text.lexicon import Lexicon
+def test_a_space_closes_a_word_in_the_middle_of_a_line():
+    charset = [" ", "a", "o", "b"]  # blank is class 4
+    # "b", then a frame torn between "a" and "o", then a space and "b": "ba b" or "bo b".
+    rows = [[0, 0, 0, 0.9, 0.1], [0, 0.45, 0.55, 0, 0], [0.9, 0, 0, 0, 0.1], [0, 0, 0, 0.9, 0.1]]
+    log_probs = np.log(np.array(rows) + 1e-6)
+    text = lambda line: "".join(charset[c.label] for c in line.chars)  # noqa: E731
+    assert text(beam_decode(log_probs, 4, charset)) == "bo b"
+    lexicon = Lexicon(["ba", "b"])
+    assert text(beam_decode(log_probs, 4, charset, lexicon=lexicon, oov_penalty=1.0)) == "ba b"
 
+
+def test_lexicon_and_settings_travel_in_the_lm_file(tmp_path: Path):
     decoding = {"lm_weight": 0.45, "length_bonus": 2.0, "word_bonus": 1.0, "oov_penalty": 2.0, "beam_width": 20}
     lm = CharNgramLM.train(["le chat dort"], order=3, decoding=decoding)
     lm.lexicon = Lexicon.from_texts(["le chat dort", "Paris"])
@@ -139,3 +147,19 @@ def test_lexicon_and_settings_travel_in_the_lm_file(tmp_path: Path):
     assert without.lexicon is None  # files from before lexicons read as they did
     plain = BeamDecoder(without)
     assert (plain.beam_width, plain.word_bonus) == (10, 0.0) and "lexicon_words" not in plain.settings()
+
+
+def test_format_1_files_still_load_and_a_damaged_lexicon_is_named(tmp_path: Path):
+    import json
+
+    lm = CharNgramLM.train(["abc"], order=2)
+    data = {"format": "sparkhtr-charlm/1", "order": 2, "vocab": lm.vocab, "counts": lm.counts,
+            "decoding": {"lm_weight": 0.3, "length_bonus": 3.0}}
+    with gzip.open(tmp_path / "old.json.gz", "wt") as handle:
+        json.dump(data, handle)
+    old = CharNgramLM.load(tmp_path / "old.json.gz")
+    assert old.lexicon is None and old.log_prob("a", "b") == lm.log_prob("a", "b")
+    with gzip.open(tmp_path / "bad.json.gz", "wt") as handle:
+        json.dump({**data, "format": "sparkhtr-charlm/2", "lexicon": "chat"}, handle)
+    with pytest.raises(ValueError, match="bad.json.gz: a damaged sparkhtr language model .*not a list of words"):
+        CharNgramLM.load(tmp_path / "bad.json.gz")
