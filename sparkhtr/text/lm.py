@@ -97,8 +97,9 @@ class CharNgramLM:
     def log_prob(self, context: str, char: str) -> float:
         """log P(char | context); only the last order-1 characters of ``context`` matter."""
         keep = self.order - 1
-        history = (LINE_START * keep + context)[len(context) :] if keep else ""
-        return self._cached(history, char)
+        if len(context) >= keep:  # the usual case: no padding string to build
+            return self._cached(context[len(context) - keep :], char)
+        return self._cached(LINE_START * (keep - len(context)) + context, char)
 
     def _history_log_prob(self, history: str, char: str) -> float:
         prob = 1.0 / len(self.vocab)
