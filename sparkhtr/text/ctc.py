@@ -70,19 +70,25 @@ def _logadd(a: float, b: float) -> float:
     return high + math.log1p(math.exp(low - high))
 
 
+# A hypothesis's frame spans as a linked list, newest first: (older spans, label, first, last frame).
+# Extending a hypothesis is then O(1); a tuple of all spans would be copied for every new character.
+_Spans = tuple | None
+
+
 class _Prefix:
-    """One hypothesis: log-probs of ending in blank / in its last label, its text and frame spans."""
+    """One hypothesis: log-probs of ending in blank / in its last label, its text, last label and frame spans."""
 
-    __slots__ = ("blank", "label", "text", "spans", "spans_score")
+    __slots__ = ("blank", "label", "text", "last", "spans", "spans_score")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, last: int | None) -> None:
         self.blank = _NEG
         self.label = _NEG
         self.text = text
-        self.spans: tuple[tuple[int, int, int], ...] = ()  # (label, first, last frame) per character
+        self.last = last  # the last character's class, None for the empty text
+        self.spans: _Spans = None
         self.spans_score = _NEG  # the log-prob of the contribution the spans come from
 
-    def add(self, to_blank: bool, score: float, spans: tuple[tuple[int, int, int], ...]) -> None:
+    def add(self, to_blank: bool, score: float, spans: _Spans) -> None:
         if to_blank:
             self.blank = _logadd(self.blank, score)
         else:
@@ -94,11 +100,20 @@ class _Prefix:
         return _logadd(self.blank, self.label)
 
 
-def _entry(beams: dict, key: tuple[int, ...], text: str) -> _Prefix:
-    entry = beams.get(key)
+def _entry(beams: dict[str, _Prefix], text: str, last: int | None) -> _Prefix:
+    # Texts are keys: charset entries are single characters, so a text names one label sequence.
+    entry = beams.get(text)
     if entry is None:
-        entry = beams[key] = _Prefix(text)
+        entry = beams[text] = _Prefix(text, last)
     return entry
+
+
+def _unroll(spans: _Spans) -> list[tuple[int, int, int]]:
+    found = []
+    while spans is not None:
+        spans, label, first, last = spans
+        found.append((label, first, last))
+    return found[::-1]
 
 
 def beam_decode(
@@ -134,9 +149,9 @@ def beam_decode(
     frames = log_probs.shape[0]
     if frames == 0:
         return DecodedLine([], 0.0)
-    start = _Prefix("")
-    start.add(True, 0.0, ())
-    beams: dict[tuple[int, ...], _Prefix] = {(): start}
+    start = _Prefix("", None)
+    start.add(True, 0.0, None)
+    beams: dict[str, _Prefix] = {"": start}
 
     def gain(text: str, char: str) -> float:
         """What the language side adds when ``char`` follows ``text``."""
@@ -145,7 +160,7 @@ def beam_decode(
             score += lexicon.closing_score(text, char, word_bonus, oov_penalty)
         return score
 
-    def rank(item: tuple[tuple[int, ...], _Prefix]) -> float:
+    def rank(item: tuple[str, _Prefix]) -> float:
         return item[1].total() + length_bonus * len(item[0])
 
     tried = log_probs >= prune
@@ -161,38 +176,37 @@ def beam_decode(
                 prefix.blank = prefix.spans_score = prefix.total() + p
                 prefix.label = _NEG
             continue
-        following: dict[tuple[int, ...], _Prefix] = {}
-        for key, prefix in beams.items():
+        following: dict[str, _Prefix] = {}
+        for text, prefix in beams.items():
             total = prefix.total()
-            last = key[-1] if key else None
+            last = prefix.last
             for c in candidates:
                 p = float(row[c])
                 if c == blank:
-                    _entry(following, key, prefix.text).add(True, total + p, prefix.spans)
+                    _entry(following, text, last).add(True, total + p, prefix.spans)
                     continue
                 if c == last:  # the same character continues to this frame: no new character
-                    label, first, _ = prefix.spans[-1]
+                    older, label, first, _ = prefix.spans
                     if prefix.label != _NEG:
-                        longer = (*prefix.spans[:-1], (label, first, t))
-                        _entry(following, key, prefix.text).add(False, prefix.label + p, longer)
+                        _entry(following, text, last).add(False, prefix.label + p, (older, label, first, t))
                     source = prefix.blank  # a repeat only after a blank is a new character
                 else:
                     source = total
                 if source == _NEG:
                     continue
                 char = charset[c]
-                entry = _entry(following, (*key, c), prefix.text + char)
-                entry.add(False, source + p + gain(prefix.text, char), (*prefix.spans, (c, t, t)))
+                entry = _entry(following, text + char, c)
+                entry.add(False, source + p + gain(text, char), (prefix.spans, c, t, t))
         if len(following) > beam_width:
             following = dict(heapq.nlargest(beam_width, following.items(), key=rank))
         beams = following
 
-    def final(item: tuple[tuple[int, ...], _Prefix]) -> float:
-        key, prefix = item
-        return prefix.total() + gain(prefix.text, LINE_END) + length_bonus * len(key)
+    def final(item: tuple[str, _Prefix]) -> float:
+        text, prefix = item
+        return prefix.total() + gain(text, LINE_END) + length_bonus * len(text)
 
     _, best = max(beams.items(), key=final)
-    return _alignment_confidences(log_probs, blank, best.spans)
+    return _alignment_confidences(log_probs, blank, _unroll(best.spans))
 
 
 def _alignment_confidences(log_probs: np.ndarray, blank: int, spans) -> DecodedLine:
