@@ -106,8 +106,9 @@ class CharNgramLM:
         for n in range(len(history) + 1):  # from the empty context up to the full history
             h = history[len(history) - n :]
             total, distinct = self._totals.get(h, (0, 0))
-            if total:
-                prob = (self.counts[h].get(char, 0) + distinct * prob) / (total + distinct)
+            if not total:
+                break  # a context never seen: no longer one ending in it was seen either
+            prob = (self.counts[h].get(char, 0) + distinct * prob) / (total + distinct)
         return math.log(prob)
 
     def score(self, text: str) -> float:
