@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from sparkhtr.data.datasets import open_dataset
 from sparkhtr.inference.recognizer import Recognizer
-from sparkhtr.registry import resolve_model
+from sparkhtr.registry import model_dir
 from sparkhtr.text.charset import Charset
 from sparkhtr.text.decoders import BeamDecoder, GreedyDecoder, make_decoder
 from sparkhtr.text.metrics import corpus_scores
@@ -37,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model = Path(args.model) if args.model and Path(args.model).exists() else resolve_model(args.model)
+    model = model_dir(args.model)
     recognizer = Recognizer.load(model, decoder="greedy")
     samples = open_dataset(args.dataset, split=None if args.split == "all" else args.split)
     if args.limit:

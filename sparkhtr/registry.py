@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL", "UnknownModelError", "bundled_dir", "cache_dir", "list_models", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL", "UnknownModelError", "bundled_dir", "cache_dir", "list_models", "resolve_model", "model_dir"
+]
 
 DEFAULT_MODEL = "span_small_latin"
 
@@ -52,3 +54,11 @@ def resolve_model(name: str | None = None, location: str | Path | None = None) -
         "or pass a path to Recognizer.load()"
     )
     raise UnknownModelError(f"no pretrained model named {name!r} (available: {known}); {hint}")
+
+
+def model_dir(model: str | Path | None = None) -> Path:
+    """What a command's model argument names: a directory when one exists at that path, otherwise a
+    registered name (None or empty: the default model)."""
+    if model and Path(model).exists():
+        return Path(model)
+    return resolve_model(str(model) if model else None)

@@ -126,7 +126,7 @@ def build_lexicon(texts: list[str], sources: list[str], charset: list[str]) -> L
 
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.model.files import load_config
-    from sparkhtr.registry import resolve_model
+    from sparkhtr.registry import model_dir
 
     given = [args.lm_weight, args.length_bonus, args.word_bonus, args.oov_penalty]
     if args.tune and any(value is not None for value in given):
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--beam-width must be >= 1, got {args.beam_width}")
     if not 0.0 <= args.tune_degrade <= 1.0:
         raise ValueError(f"--tune-degrade must be between 0 and 1, got {args.tune_degrade}")
-    model = Path(args.model) if args.model and Path(args.model).exists() else resolve_model(args.model)
+    model = model_dir(args.model)
     charset = load_config(model).charset
     texts, samples = read_sources(args.sources, args.split)
     held: list[LineSample] = []

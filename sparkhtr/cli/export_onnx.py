@@ -39,15 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sparkhtr.model.files import load_model
     from sparkhtr.model.onnx_export import DEFAULT_OPSET, export_onnx
-    from sparkhtr.registry import resolve_model
+    from sparkhtr.registry import model_dir
 
     if args.int8 and not args.calibration:
         raise ValueError("--int8 needs --calibration DATASET (line images to calibrate on)")
-    directory = Path(args.model) if Path(args.model).exists() else resolve_model(args.model)
+    directory = model_dir(args.model)
     model, config = load_model(directory)
     if not args.int8:
         report = export_onnx(

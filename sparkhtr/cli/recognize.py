@@ -62,13 +62,11 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
 def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", args=None, **kwargs):
     """A model argument is a directory when one exists at that path, otherwise a registered name;
     ``args`` with the decoding arguments (add_decoder_arguments) chooses the decoder."""
-    from pathlib import Path
-
     from sparkhtr import Recognizer
-    from sparkhtr.registry import resolve_model
+    from sparkhtr.registry import model_dir
     from sparkhtr.text.decoders import make_decoder
 
-    path = Path(model) if model is not None and Path(model).exists() else resolve_model(model)
+    path = model_dir(model)
     decoder = "auto"
     if args is not None:
         names = ("lm_weight", "length_bonus", "beam_width", "word_bonus", "oov_penalty")
