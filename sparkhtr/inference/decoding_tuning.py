@@ -3,10 +3,9 @@ LM with a lexicon, word bonus x unknown-word penalty at the best pair, and the l
 more at the best of those (both bonuses reward length, one per character, one per word).
 
 The network runs once per line; every setting then only re-decodes the stored log-probabilities,
-so the 20 settings without a lexicon (39 with) over 150 lines cost about half a minute (a
-minute) on a CPU. Tune on lines the
-language model was not built from, and never on the test set: the chosen settings are then an
-honest guess for new lines.
+so the 20 settings without a lexicon (at most 38 with one) over 150 lines cost about half a
+minute (a minute) on a CPU. Tune on lines the language model was not built from, and never on
+the test set: the chosen settings are then an honest guess for new lines.
 """
 
 from __future__ import annotations
@@ -104,18 +103,22 @@ def tune_beam(
     grid = [(w, b) for w in lm_weights for b in length_bonuses]
     trials = [trial(w, b) for w, b in tqdm(grid, disable=not progress, desc="LM settings", unit="setting")]
     if lm.lexicon is not None:
-        best = min(trials, key=lambda t: (t.cer, t.wer))
+        best = min(trials, key=_rank)
         pairs = [(wb, op) for wb in word_bonuses for op in oov_penalties if (wb, op) != (0.0, 0.0)]
         trials += [
             trial(best.lm_weight, best.length_bonus, wb, op)
             for wb, op in tqdm(pairs, disable=not progress, desc="word settings", unit="setting")
         ]
-        best = min(trials, key=lambda t: (t.cer, t.wer))
+        best = min(trials, key=_rank)
         if (best.word_bonus, best.oov_penalty) != (0.0, 0.0):
             again = [b for b in length_bonuses if b != best.length_bonus]
             trials += [trial(best.lm_weight, b, best.word_bonus, best.oov_penalty) for b in again]
-    trials.sort(key=lambda t: (t.cer, t.wer))
+    trials.sort(key=_rank)
     return TuningReport(len(lines), greedy["cer"], greedy["wer"], trials)
+
+
+def _rank(trial: DecodingTrial) -> tuple[float, float]:
+    return trial.cer, trial.wer  # lowest CER first, WER breaks ties
 
 
 def _texts(log_probs: list[np.ndarray], charset: Charset, decoder: BeamDecoder | None) -> list[str]:

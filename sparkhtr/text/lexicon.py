@@ -89,8 +89,6 @@ class Lexicon:
 
     def closing_score(self, text: str, char: str, word_bonus: float, oov_penalty: float) -> float:
         """``word_bonus`` if ``char`` closes a known word, ``-oov_penalty`` if an unknown one, else 0."""
-        if char.isalpha():  # most characters continue a word: the quick answer first
-            return 0.0
         word = self.closed_word(text, char)
         if word is None:
             return 0.0
