@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from sparkhtr.text.charset import LETTER_CASES
 from sparkhtr.text.decoders import DECODERS
 
 __all__ = ["register"]
@@ -57,6 +58,11 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--oov-penalty", type=float, default=None, help="cost of a word not in the lexicon (default: the LM's setting)"
     )
+    group.add_argument(
+        "--letter-case", choices=LETTER_CASES, default="as_read",
+        help="as_read (default), or write every letter in capitals (upper: for lines written in block "
+        "capitals, which the bundled model reads mostly as small letters) or in small letters (lower)",
+    )
 
 
 def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", args=None, **kwargs):
@@ -72,6 +78,7 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
         names = ("lm_weight", "length_bonus", "beam_width", "word_bonus", "oov_penalty")
         settings = {name: getattr(args, name) for name in names}
         decoder = make_decoder(args.decoder, path, args.lm, **settings)
+        kwargs.setdefault("letter_case", args.letter_case)
     return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)
 
 

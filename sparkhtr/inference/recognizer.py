@@ -20,6 +20,7 @@ from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.registry import resolve_model
+from sparkhtr.text.charset import case_mapping
 from sparkhtr.text.decoders import Decoder, GreedyDecoder, make_decoder
 
 __all__ = ["Recognizer", "RecognitionResult", "CharResult", "ParagraphResult", "ParagraphLine"]
@@ -104,11 +105,17 @@ class Recognizer:
         config: ModelConfig,
         limits: ImageLimits = ImageLimits(),
         decoder: Decoder | None = None,
+        letter_case: str = "as_read",
     ) -> None:
+        """``letter_case``: "as_read", or "upper" / "lower" to write every letter in that case; "upper"
+        is for lines written in block capitals, which the bundled model reads mostly as small
+        letters (on the one such writer of Copiste val: 72.9 % CER as read, 13.5 % with "upper")."""
         self.backend = backend
         self.config = config
         self.limits = limits
         self.decoder = decoder or GreedyDecoder()
+        self.letter_case = letter_case
+        self._case_mapping = case_mapping(config.charset, letter_case)
         self._pool: ThreadPoolExecutor | None = None  # for backends that run several lines at once
 
     @classmethod
@@ -294,8 +301,12 @@ class Recognizer:
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = self.decoder(log_probs, self.charset)
         step = SpanLineModel.WIDTH_REDUCTION / scale_x
+        cased = self._case_mapping
         chars = [
-            CharResult(self.charset[c.label], c.confidence, c.first_frame * step, min((c.last_frame + 1) * step, width))
+            CharResult(
+                self.charset[c.label if cased is None else cased[c.label]],
+                c.confidence, c.first_frame * step, min((c.last_frame + 1) * step, width),
+            )
             for c in line.chars
         ]
         return RecognitionResult("".join(c.char for c in chars), line.confidence, chars)

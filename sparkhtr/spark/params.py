@@ -10,6 +10,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
 from sparkhtr.spark.image_struct import ImageType
+from sparkhtr.text.charset import LETTER_CASES
 from sparkhtr.text.decoders import DECODERS
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "HasBackend",
     "HasDecoder",
     "check_decoder",
+    "HasLetterCase",
+    "check_letter_case",
     "HasDevice",
     "HasNumThreads",
     "HasMaxPixels",
@@ -178,6 +181,28 @@ def check_decoder(value: str) -> str:
     """``value`` if it names a decoder; ValueError otherwise (on the driver, before any task runs)."""
     if value not in DECODERS:
         raise ValueError(f"decoder must be {' or '.join(map(repr, DECODERS))}, got {value!r}")
+    return value
+
+
+class HasLetterCase(Params):
+    letterCase: Param[str] = Param(
+        Params._dummy(), "letterCase",
+        "'as_read', or 'upper' / 'lower' to write every letter in that case ('upper' for lines written "
+        "in block capitals, which the bundled model reads mostly as small letters)",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getLetterCase(self) -> str:
+        return self.getOrDefault(self.letterCase)
+
+    def setLetterCase(self, value: str) -> HasLetterCase:
+        return self._set(letterCase=check_letter_case(value))
+
+
+def check_letter_case(value: str) -> str:
+    """``value`` if it names a letter case; ValueError otherwise (on the driver, before any task runs)."""
+    if value not in LETTER_CASES:
+        raise ValueError(f"letterCase must be {' or '.join(map(repr, LETTER_CASES))}, got {value!r}")
     return value
 
 

@@ -36,11 +36,13 @@ from sparkhtr.spark.params import (
     HasErrorCol,
     HasInputErrorCol,
     HasInputOutputCols,
+    HasLetterCase,
     HasMaxPixels,
     HasModelPath,
     HasNumThreads,
     HasParagraph,
     check_decoder,
+    check_letter_case,
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.worker import (
@@ -102,6 +104,7 @@ class ImageHandwrittenTextRecognizer(
     HasModelPath,
     HasBackend,
     HasDecoder,
+    HasLetterCase,
     HasDevice,
     HasNumThreads,
     HasMaxPixels,
@@ -133,6 +136,7 @@ class ImageHandwrittenTextRecognizer(
         modelPath: str | None = None,
         backend: str = "torch",
         decoder: str = "auto",
+        letterCase: str = "as_read",
         device: str = "cpu",
         numThreads: int = 0,
         maxPixels: int = DEFAULT_MAX_PIXELS,
@@ -147,6 +151,7 @@ class ImageHandwrittenTextRecognizer(
             batchSize=1,
             backend="torch",
             decoder="auto",
+            letterCase="as_read",
             device="cpu",
             numThreads=0,
             maxPixels=DEFAULT_MAX_PIXELS,
@@ -182,11 +187,15 @@ class ImageHandwrittenTextRecognizer(
         input_col = self.getInputCol()
         self._check_input(dataset, input_col)
         spark = dataset.sparkSession
-        check_decoder(self.getDecoder())  # the constructor's keywords bypass setDecoder
+        check_decoder(self.getDecoder())  # the constructor's keywords bypass the setters' checks
+        check_letter_case(self.getLetterCase())
         source = self.resolvedModelPath()
         digest, files = _ship_model(spark, source, self.getBackend())
         entry = source.name if source.is_file() else None
-        spec = ModelSpec(digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder())
+        spec = ModelSpec(
+            digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder(),
+            self.getLetterCase(),
+        )
         recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
         error_col = self.getInputErrorCol()
         upstream = (

@@ -48,6 +48,7 @@ class ModelSpec:
     device: str | None = None
     max_pixels: int = 50_000_000
     decoder: str = "auto"  # "beam" / "auto" use the model directory's lm.json.gz when it has one
+    letter_case: str = "as_read"
 
 
 def model_file_paths(source: str | Path) -> list[Path]:
@@ -90,7 +91,7 @@ def get_recognizer(
     spec: ModelSpec, files: Callable[[], Mapping[str, bytes]], num_threads: int | None = None
 ) -> Recognizer:
     """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
-    key = (spec.digest, spec.backend, spec.device, spec.decoder)
+    key = (spec.digest, spec.backend, spec.device, spec.decoder, spec.letter_case)
     if key not in _RECOGNIZERS:
         folder = _materialize(spec.digest, files)
         _RECOGNIZERS[key] = Recognizer.load(
@@ -99,6 +100,7 @@ def get_recognizer(
             backend=spec.backend,
             num_threads=num_threads,
             decoder=spec.decoder,
+            letter_case=spec.letter_case,
             limits=ImageLimits(max_pixels=spec.max_pixels),
         )
     return _RECOGNIZERS[key]

@@ -62,7 +62,7 @@ def evaluate(
     bar.close()
     scores = corpus_scores((line["reference"], line["prediction"]) for line in result.lines)
     result.summary = {**scores, "lines": len(result.lines), "skipped": len(result.skipped),
-                      **recognizer.decoder.settings()}
+                      **recognizer.decoder.settings(), "letter_case": recognizer.letter_case}
     return result
 
 

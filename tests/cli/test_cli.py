@@ -38,12 +38,29 @@ def test_recognize_reads_folders_and_the_bundled_onnx_model(capsys):
     examples = Path(__file__).resolve().parents[2] / "examples"
     assert main(["recognize", str(examples), "--threads", "1"]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
-    assert [Path(path).name for path, _ in rows] == sorted(p.name for p in examples.glob("*.png"))
+    assert [Path(path).name for path, _ in rows] == [p.name for p in sorted(examples.rglob("*.png"))]
     assert all(len(text) > 10 for _, text in rows)
     assert main(["recognize", str(examples), "--backend", "onnx", "--format", "tsv"]) == 0
     onnx_rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [row[0] for row in onnx_rows] == [path for path, _ in rows]
     assert all(len(row[1]) > 10 for row in onnx_rows)
+
+
+def test_recognize_and_evaluate_with_letter_case(val_lines, tmp_path, capsys):
+    """--letter-case upper on recognize, and on evaluate, whose summary names it."""
+    assert main(["recognize", "--decoder", "greedy", str(val_lines[0])]) == 0
+    as_read = capsys.readouterr().out.rstrip("\n")
+    assert main(["recognize", "--decoder", "greedy", "--letter-case", "upper", str(val_lines[0])]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == as_read.upper()
+    data = tmp_path / "lines"
+    data.mkdir()
+    for path in val_lines[:2]:
+        (data / path.name).write_bytes(path.read_bytes())
+        (data / path.name).with_suffix(".txt").write_text(path.with_suffix(".txt").read_text("utf-8"), "utf-8")
+    assert main(["evaluate", str(data), "--split", "all", "--decoder", "greedy", "--letter-case", "lower"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out.splitlines()[0])["letter_case"] == "lower"
+    assert "letters written lower" in out
 
 
 def test_recognize_an_empty_folder_is_a_clear_error(tmp_path, capsys):

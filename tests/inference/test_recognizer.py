@@ -86,3 +86,24 @@ def test_unknown_names_and_devices_fail_clearly(trained_model_dir):
     if not __import__("torch").cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             Recognizer.load(trained_model_dir, device="cuda")
+
+
+def test_block_capitals_read_better_with_letter_case_upper():
+    """A Copiste val writer who wrote in capitals (examples/block_capitals/): the model reads many
+    of them as small letters; letter_case="upper" writes every letter as a capital, changing
+    nothing else (same characters otherwise, same confidences and positions)."""
+    from pathlib import Path
+
+    from sparkhtr.text.metrics import corpus_scores
+
+    line = Path(__file__).resolve().parents[2] / "examples" / "block_capitals" / "cdj_w_0235_1_l08.png"
+    reference = line.with_suffix(".txt").read_text("utf-8").strip()
+    as_read = Recognizer.pretrained().recognize(line)
+    upper = Recognizer.pretrained(letter_case="upper").recognize(line)
+    assert upper.text == as_read.text.upper() != as_read.text
+    assert [(c.confidence, c.x0, c.x1) for c in upper.chars] == [(c.confidence, c.x0, c.x1) for c in as_read.chars]
+    cer = {name: corpus_scores([(reference, r.text)])["cer"] for name, r in (("as_read", as_read), ("upper", upper))}
+    assert cer["upper"] < cer["as_read"] / 2
+    assert Recognizer.pretrained(letter_case="lower").recognize(line).text == as_read.text.lower()
+    with pytest.raises(ValueError, match="letter_case must be one of"):
+        Recognizer.pretrained(letter_case="capitals")

@@ -183,6 +183,21 @@ def test_beam_decoder_with_the_bundled_language_model(spark: SparkSession) -> No
         ImageHandwrittenTextRecognizer().setDecoder("viterbi")
 
 
+def test_letter_case_upper_for_block_capitals(spark: SparkSession, tmp_path: Path) -> None:
+    """setLetterCase("upper") reads as the Recognizer does with letter_case="upper", and survives save and load."""
+    line = Path(__file__).resolve().parents[2] / "examples" / "block_capitals" / "cdj_w_0235_1_l08.png"
+    direct = Recognizer.pretrained(decoder="greedy", letter_case="upper").recognize(line).text
+    stage = ImageHandwrittenTextRecognizer.pretrained().setDecoder("greedy").setLetterCase("upper")
+    stage.save(str(tmp_path / "stage"))
+    stage = ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))
+    assert stage.getLetterCase() == "upper"
+    images = BinaryToImage().transform(spark.read.format("binaryFile").load(str(line)))
+    assert stage.transform(images).select("handwritten_text").first().handwritten_text == direct
+    assert ImageHandwrittenTextRecognizer().getLetterCase() == "as_read"
+    with pytest.raises(ValueError, match="letterCase must be 'as_read' or 'upper' or 'lower'"):
+        ImageHandwrittenTextRecognizer().setLetterCase("title")
+
+
 def test_paragraph_images(spark: SparkSession, make_paragraph, tmp_path: Path) -> None:
     """setParagraph(True): each row's lines are found and read, as recognize_paragraph does; a
     broken file gets its error and the other rows go on; the setting survives save and load."""

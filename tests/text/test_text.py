@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sparkhtr.text.charset import LATIN_CHARSET, Charset, normalize_text
+from sparkhtr.text.charset import LATIN_CHARSET, Charset, case_mapping, normalize_text
 from sparkhtr.text.ctc import greedy_decode
 from sparkhtr.text.metrics import corpus_scores, punctuation_tokens
 
@@ -32,6 +32,19 @@ def test_charset_codec_and_errors():
     with pytest.raises(KeyError, match="'z'"):
         charset.encode("az")
     assert charset.missing("abz!") == {"z", "!"}
+
+
+def test_case_mapping_writes_letters_in_one_case():
+    chars = LATIN_CHARSET
+    upper = case_mapping(chars, "upper")
+    lower = case_mapping(chars, "lower")
+    text = "Straße à Noël, 3 €"
+    ids = Charset(chars).encode(text)
+    assert "".join(chars[upper[i]] for i in ids) == "STRAßE À NOËL, 3 €"  # ß -> SS would be two characters
+    assert "".join(chars[lower[i]] for i in ids) == "straße à noël, 3 €"
+    assert case_mapping(chars, "as_read") is None
+    with pytest.raises(ValueError, match="letter_case must be one of as_read, upper, lower"):
+        case_mapping(chars, "title")
 
 
 def test_latin_charset_covers_english_french_german():
