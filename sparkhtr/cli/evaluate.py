@@ -48,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
         f"CER {100 * summary['cer']:.2f} %  WER {100 * summary['wer']:.2f} %  "
         f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines, "
         f"{summary['decoder']} decoding" + (" with a language model" if summary.get("lm") else "")
-        + (f", letters written {summary['letter_case']}" if summary["letter_case"] != "as_read" else "")
+        + (f", letters written in {summary['letter_case']} case" if summary["letter_case"] != "as_read" else "")
     )
     return 0

@@ -67,7 +67,7 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_recognizer(model: str | None, device: str | None = None, backend: str = "torch", args=None, **kwargs):
     """A model argument is a directory when one exists at that path, otherwise a registered name;
-    ``args`` with the decoding arguments (add_decoder_arguments) chooses the decoder."""
+    ``args`` with the decoding arguments (add_decoder_arguments) chooses the decoder and the letter case."""
     from sparkhtr import Recognizer
     from sparkhtr.registry import model_dir
     from sparkhtr.text.decoders import make_decoder

@@ -20,7 +20,7 @@ from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.registry import resolve_model
-from sparkhtr.text.charset import case_mapping
+from sparkhtr.text.charset import case_mapping, check_letter_case
 from sparkhtr.text.decoders import Decoder, GreedyDecoder, make_decoder
 
 __all__ = ["Recognizer", "RecognitionResult", "CharResult", "ParagraphResult", "ParagraphLine"]
@@ -107,16 +107,27 @@ class Recognizer:
         decoder: Decoder | None = None,
         letter_case: str = "as_read",
     ) -> None:
-        """``letter_case``: "as_read", or "upper" / "lower" to write every letter in that case; "upper"
-        is for lines written in block capitals, which the bundled model reads mostly as small
-        letters (on the one such writer of Copiste val: 72.9 % CER as read, 13.5 % with "upper")."""
+        """``letter_case``: "as_read", or "upper" / "lower" to write the letters in that case (see
+        the ``letter_case`` property)."""
         self.backend = backend
         self.config = config
         self.limits = limits
         self.decoder = decoder or GreedyDecoder()
         self.letter_case = letter_case
-        self._case_mapping = case_mapping(config.charset, letter_case)
         self._pool: ThreadPoolExecutor | None = None  # for backends that run several lines at once
+
+    @property
+    def letter_case(self) -> str:
+        """"as_read", or "upper" / "lower": every letter read is written in that case (letters whose
+        other case the charset lacks stay as read). "upper" is for lines written in block
+        capitals, which the bundled model reads mostly as small letters: on the one such writer of
+        Copiste val (21 lines), 72.86 % CER as read, 13.45 % with "upper" (default decoder)."""
+        return self._letter_case
+
+    @letter_case.setter
+    def letter_case(self, value: str) -> None:
+        self._case_mapping = case_mapping(self.config.charset, value)
+        self._letter_case = value
 
     @classmethod
     def from_model(cls, model: SpanLineModel, config: ModelConfig, device: str | None = None, **kwargs) -> Recognizer:
@@ -140,7 +151,9 @@ class Recognizer:
         model ``lm``, by default the model directory's lm.json.gz when it has one), or a Decoder.
         The default, "auto", is "beam" when there is such an LM (the bundled model has one), else
         "greedy": on Copiste val lines beam + LM made a sixth fewer errors at two thirds the lines/s.
+        ``letter_case`` (among ``kwargs``, which go to the constructor): "as_read", "upper" or "lower".
         """
+        check_letter_case(kwargs.get("letter_case", "as_read"))  # before minutes of loading, not after
         if isinstance(decoder, str):
             decoder = make_decoder(decoder, path, lm)
         if backend == "torch":

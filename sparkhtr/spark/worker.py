@@ -3,8 +3,8 @@
 Why the model travels as bytes: executors on a cluster do not see the driver's disk, so the
 driver broadcasts the model directory's files once and each Python worker writes them to a temp
 folder and loads them there, once per process (the cache below is keyed by the files' SHA-256,
-the backend and the device). Nothing here imports pyspark at module level except for the task
-context, so the functions can be tested and reused outside a UDF.
+the backend, the device, the decoder and the letter case). Nothing here imports pyspark at module
+level except for the task context, so the functions can be tested and reused outside a UDF.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = [
     "recognize_frame",
 ]
 
-_RECOGNIZERS: dict[tuple[str, str, str | None, str], Recognizer] = {}
+_RECOGNIZERS: dict[tuple[str, str, str | None, str, str], Recognizer] = {}
 _MODEL_DIRS: dict[str, Path] = {}
 
 

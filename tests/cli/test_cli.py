@@ -57,10 +57,14 @@ def test_recognize_and_evaluate_with_letter_case(val_lines, tmp_path, capsys):
     for path in val_lines[:2]:
         (data / path.name).write_bytes(path.read_bytes())
         (data / path.name).with_suffix(".txt").write_text(path.with_suffix(".txt").read_text("utf-8"), "utf-8")
-    assert main(["evaluate", str(data), "--split", "all", "--decoder", "greedy", "--letter-case", "lower"]) == 0
+    out_dir = tmp_path / "eval"
+    command = ["evaluate", str(data), "--split", "all", "--decoder", "greedy", "--letter-case", "lower"]
+    assert main([*command, "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert json.loads(out.splitlines()[0])["letter_case"] == "lower"
-    assert "letters written lower" in out
+    assert "letters written in lower case" in out
+    predictions = [json.loads(line)["prediction"] for line in (out_dir / "lines.jsonl").read_text("utf-8").splitlines()]
+    assert len(predictions) == 2 and all(p == p.lower() for p in predictions)
 
 
 def test_recognize_an_empty_folder_is_a_clear_error(tmp_path, capsys):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -5,6 +7,9 @@ from PIL import Image
 from sparkhtr import Recognizer
 from sparkhtr.io.image import ImageError
 from sparkhtr.registry import UnknownModelError
+from sparkhtr.text.metrics import corpus_scores
+
+BLOCK_CAPITALS = Path(__file__).resolve().parents[2] / "examples" / "block_capitals" / "cdj_w_0235_1_l08.png"
 
 
 @pytest.fixture(scope="module")
@@ -92,18 +97,32 @@ def test_block_capitals_read_better_with_letter_case_upper():
     """A Copiste val writer who wrote in capitals (examples/block_capitals/): the model reads many
     of them as small letters; letter_case="upper" writes every letter as a capital, changing
     nothing else (same characters otherwise, same confidences and positions)."""
-    from pathlib import Path
-
-    from sparkhtr.text.metrics import corpus_scores
-
-    line = Path(__file__).resolve().parents[2] / "examples" / "block_capitals" / "cdj_w_0235_1_l08.png"
-    reference = line.with_suffix(".txt").read_text("utf-8").strip()
-    as_read = Recognizer.pretrained().recognize(line)
-    upper = Recognizer.pretrained(letter_case="upper").recognize(line)
+    reference = BLOCK_CAPITALS.with_suffix(".txt").read_text("utf-8").strip()
+    recognizer = Recognizer.pretrained()
+    as_read = recognizer.recognize(BLOCK_CAPITALS)
+    recognizer.letter_case = "upper"
+    upper = recognizer.recognize(BLOCK_CAPITALS)
     assert upper.text == as_read.text.upper() != as_read.text
     assert [(c.confidence, c.x0, c.x1) for c in upper.chars] == [(c.confidence, c.x0, c.x1) for c in as_read.chars]
     cer = {name: corpus_scores([(reference, r.text)])["cer"] for name, r in (("as_read", as_read), ("upper", upper))}
     assert cer["upper"] < cer["as_read"] / 2
-    assert Recognizer.pretrained(letter_case="lower").recognize(line).text == as_read.text.lower()
-    with pytest.raises(ValueError, match="letter_case must be one of"):
+    assert Recognizer.pretrained(letter_case="lower").recognize(BLOCK_CAPITALS).text == as_read.text.lower()
+    with pytest.raises(ValueError, match="unknown letter_case 'capitals'"):
         Recognizer.pretrained(letter_case="capitals")
+    with pytest.raises(ValueError, match="unknown letter_case 'title'"):
+        recognizer.letter_case = "title"
+    assert recognizer.letter_case == "upper"
+
+
+def test_letter_case_on_the_onnx_path_and_in_paragraphs(make_paragraph, tmp_path):
+    """The ONNX backend reads lines in parallel threads, paragraphs are cut into lines first: both
+    go through the same decoding, so both write the letters in the case asked for."""
+    pytest.importorskip("onnxruntime")
+    onnx = Recognizer.pretrained(backend="onnx", decoder="greedy", num_threads=1)
+    as_read = onnx.recognize(BLOCK_CAPITALS).text
+    onnx.letter_case = "upper"
+    assert onnx.recognize(BLOCK_CAPITALS).text == as_read.upper()
+    make_paragraph(3, 4)[0].save(tmp_path / "page.png")
+    paragraph = Recognizer.pretrained(decoder="greedy").recognize_paragraph(tmp_path / "page.png").text
+    lower = Recognizer.pretrained(decoder="greedy", letter_case="lower").recognize_paragraph(tmp_path / "page.png")
+    assert lower.text == paragraph.lower() != paragraph

@@ -61,6 +61,25 @@ def test_recognizer_alone_saves_and_loads(spark: SparkSession, model_dir: Path, 
     assert not loaded.isSet(loaded.confidenceCol)
 
 
+def test_a_stage_saved_before_a_param_existed_loads_with_its_default(
+    spark: SparkSession, model_dir: Path, tmp_path: Path
+) -> None:
+    """Stages saved by an older sparkhtr lack the newer Params (here letterCase): they load, with the default."""
+    import json
+
+    ImageHandwrittenTextRecognizer(modelPath=str(model_dir), letterCase="upper").save(str(tmp_path / "stage"))
+    (metadata_file,) = (tmp_path / "stage" / "metadata").glob("part-00000*")
+    metadata = json.loads(metadata_file.read_text("utf-8"))
+    for params in (metadata["paramMap"], metadata["defaultParamMap"]):
+        params.pop("letterCase")
+    metadata_file.write_text(json.dumps(metadata) + "\n", "utf-8")
+    for checksum in metadata_file.parent.glob(".*.crc"):  # Hadoop checks these against the edited file
+        checksum.unlink()
+    loaded = ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))
+    assert loaded.getLetterCase() == "as_read"
+    assert loaded.getModelPath()
+
+
 def test_onnx_backend_with_a_one_file_model(
     spark: SparkSession, model_dir: Path, line_dir: Path, tmp_path: Path
 ) -> None:

@@ -43,7 +43,7 @@ def test_case_mapping_writes_letters_in_one_case():
     assert "".join(chars[upper[i]] for i in ids) == "STRAßE À NOËL, 3 €"  # ß -> SS would be two characters
     assert "".join(chars[lower[i]] for i in ids) == "straße à noël, 3 €"
     assert case_mapping(chars, "as_read") is None
-    with pytest.raises(ValueError, match="letter_case must be one of as_read, upper, lower"):
+    with pytest.raises(ValueError, match="unknown letter_case 'title': use one of as_read, upper, lower"):
         case_mapping(chars, "title")
 
 
