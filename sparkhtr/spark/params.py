@@ -177,11 +177,15 @@ class HasDecoder(Params):
         return self._set(decoder=check_decoder(value))
 
 
-def check_decoder(value: str) -> str:
-    """``value`` if it names a decoder; ValueError otherwise (on the driver, before any task runs)."""
-    if value not in DECODERS:
-        raise ValueError(f"decoder must be {' or '.join(map(repr, DECODERS))}, got {value!r}")
+def check_choice(param: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``; ValueError otherwise (on the driver, before any task runs)."""
+    if value not in choices:
+        raise ValueError(f"{param} must be {' or '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_decoder(value: str) -> str:
+    return check_choice("decoder", value, DECODERS)
 
 
 class HasLetterCase(Params):
@@ -200,10 +204,7 @@ class HasLetterCase(Params):
 
 
 def check_letter_case(value: str) -> str:
-    """``value`` if it names a letter case; ValueError otherwise (on the driver, before any task runs)."""
-    if value not in LETTER_CASES:
-        raise ValueError(f"letterCase must be {' or '.join(map(repr, LETTER_CASES))}, got {value!r}")
-    return value
+    return check_choice("letterCase", value, LETTER_CASES)
 
 
 class HasDevice(Params):
