@@ -10,7 +10,10 @@ With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr ex
 --single-line --int8`, calibrated on 64 train lines): `--backend onnx` then works offline with the
 bundled model, on its fastest CPU variant. With --examples DATASET it draws examples.png for the
 model card: lines spread over DATASET's val split, each with its transcription and what the
-packaged model read.
+packaged model read. With --positions DATASET it measures how far the packaged model's CTC spikes
+trail the characters (sparkhtr.inference.positions.estimate_position_lag, on 300 lines of
+DATASET's train split) and stores it in config.json (and in model.int8.onnx when one is there),
+so that character positions are shifted back by it.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ def main() -> None:
     parser.add_argument("--int8-calibration", metavar="DATASET", help="also write model.int8.onnx, calibrated here")
     parser.add_argument("--examples", metavar="DATASET", help="also draw examples.png from this val split")
     parser.add_argument("--example-lines", type=int, default=8)
+    parser.add_argument("--positions", metavar="DATASET", help="measure the position lag on this train split")
     args = parser.parse_args()
     model, config = load_model(args.run_dir)
     save_model(args.out_dir, model, config, dtype=torch.float16)
     print(f"{args.run_dir} -> {args.out_dir} (float16)")
+    if args.positions:
+        measure_position_lag(args.out_dir, args.positions, update_int8=not args.int8_calibration)
     if args.int8_calibration:
         from sparkhtr.cli.main import main as cli
 
@@ -42,6 +48,26 @@ def main() -> None:
         cli(["export-onnx", args.out_dir, int8, "--single-line", "--int8", "--calibration", args.int8_calibration])
     if args.examples:
         draw_examples(args.out_dir, args.examples, args.example_lines)
+
+
+def measure_position_lag(model_dir: str, dataset: str, update_int8: bool, lines: int = 300) -> None:
+    from pathlib import Path
+
+    from sparkhtr import Recognizer
+    from sparkhtr.data.datasets import open_dataset
+    from sparkhtr.inference.positions import estimate_position_lag
+    from sparkhtr.model.files import save_config
+    from sparkhtr.model.onnx_export import update_onnx_config
+
+    recognizer = Recognizer.load(model_dir)  # its default decoder: the one whose positions users get
+    samples = open_dataset(dataset, split="train")[:lines]
+    lag = estimate_position_lag(recognizer, [sample.load() for sample in samples])
+    recognizer.config.position_lag = round(lag.frames, 3)
+    save_config(model_dir, recognizer.config)
+    int8 = Path(model_dir) / INT8_ONNX_FILE
+    if update_int8 and int8.is_file():
+        update_onnx_config(int8, recognizer.config)
+    print(f"position lag {lag.frames:.3f} frames ({lag.spaces} spaces on {lag.lines} lines) -> {model_dir}")
 
 
 def draw_examples(model_dir: str, dataset: str, count: int) -> None:

@@ -13,6 +13,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from sparkhtr.inference.backends import Backend, TorchBackend
+from sparkhtr.inference.positions import char_extents
 from sparkhtr.inference.preprocess import PreparedLine, make_batches, prepare_line
 from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, describe_source, load_image
 from sparkhtr.layout import LineBox, find_lines
@@ -44,8 +45,8 @@ CHUNK_LINES = 256  # lines loaded and prepared at a time in recognize()
 class CharResult:
     char: str
     confidence: float
-    x0: float  # left edge in the input image's pixels
-    x1: float  # right edge, exclusive
+    x0: float  # left edge in the input image's pixels (sparkhtr.inference.positions)
+    x1: float  # right edge, exclusive: the next character's x0
 
 
 @dataclass
@@ -314,12 +315,11 @@ class Recognizer:
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = self.decoder(log_probs, self.charset)
         step = SpanLineModel.WIDTH_REDUCTION / scale_x
+        spans = [(c.first_frame, c.last_frame) for c in line.chars]
+        extents = char_extents(spans, self.config.position_lag, step, width)
         cased = self._case_mapping
         chars = [
-            CharResult(
-                self.charset[c.label if cased is None else cased[c.label]],
-                c.confidence, c.first_frame * step, min((c.last_frame + 1) * step, width),
-            )
-            for c in line.chars
+            CharResult(self.charset[c.label if cased is None else cased[c.label]], c.confidence, x0, x1)
+            for c, (x0, x1) in zip(line.chars, extents)
         ]
         return RecognitionResult("".join(c.char for c in chars), line.confidence, chars)

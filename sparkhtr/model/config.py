@@ -80,6 +80,9 @@ class ModelConfig:
     charset: list[str]
     preprocessing: PreprocessingConfig = field(default_factory=PreprocessingConfig)
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Frames by which the network's CTC spikes trail the characters they stand for, as measured by
+    # sparkhtr.inference.positions.estimate_position_lag; character positions are shifted back by it.
+    position_lag: float = 0.0
 
     @property
     def num_classes(self) -> int:
@@ -92,6 +95,7 @@ class ModelConfig:
             "charset": list(self.charset),
             "preprocessing": asdict(self.preprocessing),
             "provenance": self.provenance,
+            "position_lag": self.position_lag,
         }
 
     @classmethod
@@ -103,4 +107,5 @@ class ModelConfig:
             charset=list(data["charset"]),
             preprocessing=PreprocessingConfig(**data["preprocessing"]),
             provenance=dict(data.get("provenance", {})),
+            position_lag=float(data.get("position_lag", 0.0)),  # configs from before it was measured: 0
         )

@@ -37,8 +37,14 @@ def save_model(
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / WEIGHTS_FILE))
-    (directory / CONFIG_FILE).write_text(json.dumps(config.to_dict(), ensure_ascii=False, indent=1) + "\n", "utf-8")
+    save_config(directory, config)
     return directory
+
+
+def save_config(directory: str | Path, config: ModelConfig) -> None:
+    """Write ``config.json`` alone (the weights stay as they are)."""
+    text = json.dumps(config.to_dict(), ensure_ascii=False, indent=1) + "\n"
+    (Path(directory) / CONFIG_FILE).write_text(text, "utf-8")
 
 
 def load_config(directory: str | Path) -> ModelConfig:

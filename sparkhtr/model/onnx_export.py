@@ -46,6 +46,7 @@ __all__ = [
     "ONNX_FILE",
     "INT8_ONNX_FILE",
     "CONFIG_METADATA_KEY",
+    "update_onnx_config",
     "FORMAT_METADATA_KEY",
     "ONNX_FORMAT",
     "DEFAULT_OPSET",
@@ -212,15 +213,7 @@ def export_onnx(
         data = _trace_to_onnx(_OnnxSpan(network).eval(), images, sizes, opset)
 
     proto = onnx.load_from_string(data)
-    metadata = {
-        FORMAT_METADATA_KEY: ONNX_FORMAT,
-        CONFIG_METADATA_KEY: json.dumps(config.to_dict(), ensure_ascii=False),
-    }
-    kept = [p for p in proto.metadata_props if p.key not in metadata]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
+    _set_config(proto, config)
     proto.doc_string = (
         "sparkhtr SPAN line recognizer: images (N,C,H,W) float32 (lines of one size, not padded) -> CTC log-probs"
         if single_line
@@ -233,3 +226,25 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return ExportReport(path, len(data), opset, max_diff)
+
+
+def update_onnx_config(path: str | Path, config: ModelConfig) -> None:
+    """Replace the model config embedded in an exported file (e.g. a newly measured position lag);
+    the graph and its weights stay byte for byte as they are."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    _set_config(proto, config)
+    onnx.save(proto, str(path))
+
+
+def _set_config(proto, config: ModelConfig) -> None:
+    metadata = {
+        FORMAT_METADATA_KEY: ONNX_FORMAT,
+        CONFIG_METADATA_KEY: json.dumps(config.to_dict(), ensure_ascii=False),
+    }
+    kept = [p for p in proto.metadata_props if p.key not in metadata]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)

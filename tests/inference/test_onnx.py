@@ -31,7 +31,7 @@ from sparkhtr.inference.preprocess import make_batches, prepare_line  # noqa: E4
 from sparkhtr.io.image import ImageError, load_image  # noqa: E402
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture  # noqa: E402
 from sparkhtr.model.files import ModelFileError, build_model, load_model, save_model  # noqa: E402
-from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE, export_onnx  # noqa: E402
+from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, ONNX_FILE, export_onnx, update_onnx_config  # noqa: E402
 from sparkhtr.model.span import SpanLineModel  # noqa: E402
 
 # Float32 noise, amplified by the random weights' instance norms: on these lines torch fp32 itself
@@ -164,6 +164,16 @@ def test_cli_export_writes_a_self_contained_file(onnx_file: Path, model_dir: Pat
     assert images_dims[1].dim_value == config.architecture.input_channels
     assert inputs["sizes"].elem_type == onnx.TensorProto.INT64
     assert [o.name for o in proto.graph.output] == ["log_probs", "frames"]
+
+
+def test_the_embedded_config_can_be_updated_without_touching_the_graph(onnx_file: Path, tmp_path: Path):
+    """As scripts/package_model.py --positions does for a measured position lag."""
+    updated = shutil.copy(onnx_file, tmp_path / "updated.onnx")
+    config = read_onnx_config(onnx_file)
+    config.position_lag = 1.75
+    update_onnx_config(updated, config)
+    assert read_onnx_config(updated).to_dict() == config.to_dict()
+    assert onnx.load(str(updated)).graph == onnx.load(str(onnx_file)).graph
 
 
 def test_single_line_graph_takes_images_only(single_line_file: Path, onnx_file: Path, model_dir: Path):
