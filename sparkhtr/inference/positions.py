@@ -78,10 +78,13 @@ class PositionLag:
     lines: int
 
 
-def estimate_position_lag(recognizer: Recognizer, images: Iterable[ImageSource]) -> PositionLag:
+def estimate_position_lag(
+    recognizer: Recognizer, images: Iterable[ImageSource], min_spaces: int = 50
+) -> PositionLag:
     """How many frames the recognizer's spikes trail what they read: the median offset of its
     space spikes from the centers of the word gaps they fall in (greedy or beam, as it decodes).
-    A few hundred lines of any text give a stable figure; no transcription is needed."""
+    A few hundred lines of any text give a stable figure; no transcription is needed. Fewer than
+    ``min_spaces`` matched spaces (a model that reads few spaces yet) raise ValueError."""
     height = recognizer.config.preprocessing.line_height
     if not height:
         raise ValueError("the position lag is measured on models that resize lines to one height")
@@ -95,8 +98,11 @@ def estimate_position_lag(recognizer: Recognizer, images: Iterable[ImageSource])
         centers = [(c.first_frame + c.last_frame + 1) / 2 * frame for c in line.chars if c.label == space]
         offsets += [offset for offset in space_offsets(image, centers, height) if offset is not None]
         lines += 1
-    if not offsets:
-        raise ValueError(f"no space matched a word gap in {lines} lines: cannot measure the position lag")
+    if len(offsets) < min_spaces:
+        raise ValueError(
+            f"only {len(offsets)} spaces matched a word gap in {lines} lines (at least {min_spaces} needed): "
+            "cannot measure the position lag"
+        )
     return PositionLag(float(np.median(offsets)) / SpanLineModel.WIDTH_REDUCTION, len(offsets), lines)
 
 

@@ -26,7 +26,7 @@ from sparkhtr.data.sample import LineSample
 from sparkhtr.inference.preprocess import resize_line
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
-from sparkhtr.model.files import build_model, load_model, save_model
+from sparkhtr.model.files import build_model, load_model, save_config, save_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.text.charset import LATIN_CHARSET, Charset
 from sparkhtr.train.batches import TrainBatch, TrainingBatches
@@ -266,9 +266,28 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             "skipped_lines": skipped,
         }
     )
+    if val_samples:
+        _store_position_lag(out, val_samples, log)
     log_file.close()
     training_curve(out / "log.jsonl", out / "curve.png")
     return out
+
+
+def _store_position_lag(out: Path, samples: Sequence[LineSample], log, lines: int = 200) -> None:
+    """Measure the saved model's position lag (sparkhtr.inference.positions) on up to ``lines`` of
+    ``samples`` (their images only) and write it into its config.json, so that its character
+    positions are shifted back by it; a model that reads no space near a word gap keeps 0."""
+    from sparkhtr.inference.positions import estimate_position_lag
+
+    recognizer = Recognizer.load(out, decoder="greedy")
+    try:
+        lag = estimate_position_lag(recognizer, [sample.image() for sample in samples[:lines]])
+    except ValueError as exc:
+        log({"kind": "position_lag", "frames": 0.0, "error": str(exc)})
+        return
+    recognizer.config.position_lag = round(lag.frames, 3)
+    save_config(out, recognizer.config)
+    log({"kind": "position_lag", "frames": recognizer.config.position_lag, "spaces": lag.spaces, "lines": lag.lines})
 
 
 def _validation_samples(config: TrainConfig) -> list[LineSample]:

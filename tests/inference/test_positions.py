@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from sparkhtr import Recognizer
@@ -51,9 +52,12 @@ def test_recognized_spaces_fall_in_the_word_gaps():
 
 
 def test_the_lag_is_measured_from_real_lines(val_lines):
-    lag = estimate_position_lag(Recognizer.pretrained(decoder="greedy"), val_lines[:12])
+    recognizer = Recognizer.pretrained(decoder="greedy")
+    lag = estimate_position_lag(recognizer, val_lines, min_spaces=30)  # the twelve lines: 40 spaces
     assert lag.lines == 12 and lag.spaces >= 30
     assert 1.5 <= lag.frames <= 3.5  # the bundled model's: 2.5 frames on 300 train lines
+    with pytest.raises(ValueError, match="only .* spaces matched a word gap in 2 lines .at least 30 needed."):
+        estimate_position_lag(recognizer, val_lines[:2], min_spaces=30)
 
 
 def test_the_lag_travels_in_the_config():

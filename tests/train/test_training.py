@@ -21,6 +21,15 @@ def test_training_lowers_the_loss_and_writes_a_usable_model(trained_model_dir, v
     assert result.ok and isinstance(result.text, str)
 
 
+def test_training_ends_by_measuring_the_position_lag(trained_model_dir):
+    """The saved model's config carries the lag the log reports (0 with an error for a model this
+    young, which reads too few spaces near word gaps; the bundled model's was 2.5 frames)."""
+    (record,) = [r for r in _log(trained_model_dir) if r["kind"] == "position_lag"]
+    config = json.loads((trained_model_dir / "config.json").read_text("utf-8"))
+    assert config["position_lag"] == record["frames"]
+    assert record["frames"] > 0 or "cannot measure the position lag" in record["error"]
+
+
 def test_resume_continues_from_the_checkpoint(trained_model_dir, small_dataset, tmp_path):
     import shutil
 
