@@ -12,7 +12,7 @@ bundled model, on its fastest CPU variant. With --examples DATASET it draws exam
 model card: lines spread over DATASET's val split, each with its transcription and what the
 packaged model read. With --positions DATASET it measures how far the packaged model's CTC spikes
 trail the characters (sparkhtr.inference.positions.estimate_position_lag, on 300 lines of
-DATASET's train split) and stores it in config.json (and in model.int8.onnx when one is there),
+DATASET's train split) and stores it in config.json (and in the .onnx files beside it),
 so that character positions are shifted back by it.
 """
 
@@ -23,7 +23,7 @@ import argparse
 import torch
 
 from sparkhtr.model.files import load_model, save_model
-from sparkhtr.model.onnx_export import INT8_ONNX_FILE
+from sparkhtr.model.onnx_export import INT8_ONNX_FILE, ONNX_FILE
 
 
 def main() -> None:
@@ -39,7 +39,8 @@ def main() -> None:
     save_model(args.out_dir, model, config, dtype=torch.float16)
     print(f"{args.run_dir} -> {args.out_dir} (float16)")
     if args.positions:
-        measure_position_lag(args.out_dir, args.positions, update_int8=not args.int8_calibration)
+        # an int8 export that follows embeds the new config itself; files already there are updated
+        measure_position_lag(args.out_dir, args.positions, update_onnx=not args.int8_calibration)
     if args.int8_calibration:
         from sparkhtr.cli.main import main as cli
 
@@ -50,7 +51,7 @@ def main() -> None:
         draw_examples(args.out_dir, args.examples, args.example_lines)
 
 
-def measure_position_lag(model_dir: str, dataset: str, update_int8: bool, lines: int = 300) -> None:
+def measure_position_lag(model_dir: str, dataset: str, update_onnx: bool, lines: int = 300) -> None:
     from pathlib import Path
 
     from sparkhtr import Recognizer
@@ -61,12 +62,12 @@ def measure_position_lag(model_dir: str, dataset: str, update_int8: bool, lines:
 
     recognizer = Recognizer.load(model_dir)  # its default decoder: the one whose positions users get
     samples = open_dataset(dataset, split="train")[:lines]
-    lag = estimate_position_lag(recognizer, [sample.load() for sample in samples])
+    lag = estimate_position_lag(recognizer, (sample.load() for sample in samples))
     recognizer.config.position_lag = round(lag.frames, 3)
     save_config(model_dir, recognizer.config)
-    int8 = Path(model_dir) / INT8_ONNX_FILE
-    if update_int8 and int8.is_file():
-        update_onnx_config(int8, recognizer.config)
+    for name in (ONNX_FILE, INT8_ONNX_FILE) if update_onnx else ():  # every backend sees the same lag
+        if (Path(model_dir) / name).is_file():
+            update_onnx_config(Path(model_dir) / name, recognizer.config)
     print(f"position lag {lag.frames:.3f} frames ({lag.spaces} spaces on {lag.lines} lines) -> {model_dir}")
 
 

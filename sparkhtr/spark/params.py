@@ -24,6 +24,7 @@ __all__ = [
     "HasModelPath",
     "HasBackend",
     "HasDecoder",
+    "check_choice",
     "check_decoder",
     "HasLetterCase",
     "check_letter_case",

@@ -13,11 +13,12 @@ import json
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -25,6 +26,7 @@ from sparkhtr.data.datasets import open_dataset
 from sparkhtr.data.sample import LineSample
 from sparkhtr.inference.preprocess import resize_line
 from sparkhtr.inference.recognizer import Recognizer
+from sparkhtr.io.image import ImageError
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
 from sparkhtr.model.files import build_model, load_model, save_config, save_model
 from sparkhtr.model.span import SpanLineModel
@@ -267,27 +269,40 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         }
     )
     if val_samples:
-        _store_position_lag(out, val_samples, log)
+        _store_position_lag(out, val_samples, log)  # each run that ends measures it anew
     log_file.close()
     training_curve(out / "log.jsonl", out / "curve.png")
     return out
 
 
-def _store_position_lag(out: Path, samples: Sequence[LineSample], log, lines: int = 200) -> None:
+def _store_position_lag(
+    out: Path, samples: Sequence[LineSample], log: Callable[[dict], None], lines: int = 200
+) -> None:
     """Measure the saved model's position lag (sparkhtr.inference.positions) on up to ``lines`` of
-    ``samples`` (their images only) and write it into its config.json, so that its character
-    positions are shifted back by it; a model that reads no space near a word gap keeps 0."""
-    from sparkhtr.inference.positions import estimate_position_lag
+    ``samples`` (their images only; unreadable ones are skipped, as validation skips them), write
+    it into its config.json; a model that reads too few spaces near word gaps yet
+    gets 0, and the log says why."""
+    from sparkhtr.inference.positions import TooFewSpaces, estimate_position_lag
 
     recognizer = Recognizer.load(out, decoder="greedy")
+    record: dict = {"kind": "position_lag"}
     try:
-        lag = estimate_position_lag(recognizer, [sample.image() for sample in samples[:lines]])
-    except ValueError as exc:
-        log({"kind": "position_lag", "frames": 0.0, "error": str(exc)})
-        return
-    recognizer.config.position_lag = round(lag.frames, 3)
+        lag = estimate_position_lag(recognizer, _readable_images(samples[:lines]))
+        record.update(frames=round(lag.frames, 3), spaces=lag.spaces, lines=lag.lines)
+    except TooFewSpaces as exc:
+        record.update(frames=0.0, error=str(exc))
+        tqdm.write(f"position lag kept at 0: {exc}")
+    recognizer.config.position_lag = record["frames"]
     save_config(out, recognizer.config)
-    log({"kind": "position_lag", "frames": recognizer.config.position_lag, "spaces": lag.spaces, "lines": lag.lines})
+    log(record)
+
+
+def _readable_images(samples: Sequence[LineSample]) -> Iterator[Image.Image]:
+    for sample in samples:
+        try:
+            yield sample.image()
+        except ImageError:
+            continue
 
 
 def _validation_samples(config: TrainConfig) -> list[LineSample]:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from sparkhtr import Recognizer
 from sparkhtr.inference.positions import char_extents, estimate_position_lag, space_offsets
+from sparkhtr.inference.preprocess import prepare_line
 from sparkhtr.model.config import ModelConfig, architecture
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -26,11 +27,14 @@ def test_extents_tile_the_line_between_shifted_spikes():
 
 
 def test_extents_stay_inside_the_image_with_a_visible_width():
-    # a spike at the very start, shifted back past the left edge; one past the right edge
-    extents = char_extents([(0, 0), (1, 1), (30, 30)], lag=3.0, step=8.0, width=100.0)
-    assert all(0.0 <= x0 < x1 <= 100.0 for x0, x1 in extents)
-    assert extents[0] == (0.0, 1.0)  # pushed against the edge: 1 px
-    assert [x0 for x0, _ in extents] == sorted(x0 for x0, _ in extents)
+    # spikes at the very start, shifted back past the left edge, and at the right edge
+    cases = (([(0, 0), (1, 1), (2, 2), (12, 12)], 2.5, 100.0), ([(10, 10), (11, 11), (12, 12)], 0.0, 90.0))
+    for spans, lag, width in cases:
+        extents = char_extents(spans, lag, 8.0, width)
+        assert all(0.0 <= x0 and x0 + 1.0 <= x1 <= width for x0, x1 in extents)  # 1 px at least
+        assert all(a[1] == b[0] for a, b in zip(extents, extents[1:]))  # still tiling
+    assert char_extents([(0, 0), (1, 1), (2, 2), (12, 12)], 2.5, 8.0, 100.0)[:2] == [(0.0, 1.0), (1.0, 2.0)]
+    assert char_extents([(0, 0), (1, 1), (2, 2)], 0.0, 8.0, 2.0) == [(0.0, 2 / 3), (2 / 3, 4 / 3), (4 / 3, 2.0)]
 
 
 def test_recognized_spaces_fall_in_the_word_gaps():
@@ -38,14 +42,15 @@ def test_recognized_spaces_fall_in_the_word_gaps():
     the center of the word gap it stands for (with the raw spike frames almost none did)."""
     recognizer = Recognizer.pretrained()
     assert recognizer.config.position_lag > 0  # measured when it was packaged
+    preprocessing = recognizer.config.preprocessing
     matched = []
     for line in sorted(EXAMPLES.glob("*.png")):
         result = recognizer.recognize(line)
         assert all(a.x1 == b.x0 for a, b in zip(result.chars, result.chars[1:]))
         image = Image.open(line)
-        scale = round(image.width * 64 / image.height) / image.width  # to network pixels
+        scale = prepare_line(image, preprocessing).scale_x  # to network pixels
         spaces = [(c.x0 * scale, c.x1 * scale) for c in result.chars if c.char == " "]
-        offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], 64)
+        offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], preprocessing.line_height)
         matched += [(o, (x1 - x0) / 2) for o, (x0, x1) in zip(offsets, spaces) if o is not None]
     assert len(matched) >= 8
     assert sum(abs(o) <= half for o, half in matched) >= 0.8 * len(matched)

@@ -30,6 +30,22 @@ def test_training_ends_by_measuring_the_position_lag(trained_model_dir):
     assert record["frames"] > 0 or "cannot measure the position lag" in record["error"]
 
 
+def test_a_measured_position_lag_goes_into_the_config(trained_model_dir, tmp_path, monkeypatch):
+    """The end-of-training step with a model that does read spaces (its measurement stood in for)."""
+    import shutil
+
+    from sparkhtr.inference import positions
+    from sparkhtr.train.loop import _store_position_lag
+
+    model = shutil.copytree(trained_model_dir, tmp_path / "model")
+    measured = positions.PositionLag(frames=2.25, spaces=80, lines=20)
+    monkeypatch.setattr(positions, "estimate_position_lag", lambda recognizer, images: measured)
+    records = []
+    _store_position_lag(model, [], records.append)
+    assert records == [{"kind": "position_lag", "frames": 2.25, "spaces": 80, "lines": 20}]
+    assert Recognizer.load(model).config.position_lag == 2.25
+
+
 def test_resume_continues_from_the_checkpoint(trained_model_dir, small_dataset, tmp_path):
     import shutil
 
