@@ -67,6 +67,21 @@ def test_recognize_and_evaluate_with_letter_case(val_lines, tmp_path, capsys):
     assert len(predictions) == 2 and all(p == p.lower() for p in predictions)
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly(val_lines):
+    """`sparkhtr recognize ... | head -1`: the closed pipe stops it with no error message."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "sparkhtr.cli.main", "recognize", "--backend", "onnx", "--decoder", "greedy",
+               "--format", "jsonl", *[str(val_lines[0])] * 200]  # far more than a pipe buffer holds
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert json.loads(process.stdout.readline())["error"] is None
+    process.stdout.close()
+    stderr = process.communicate(timeout=300)[1].decode()
+    assert process.returncode == 141
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+
+
 def test_recognize_an_empty_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("no images here", "utf-8")
     assert main(["recognize", str(tmp_path)]) == 2
