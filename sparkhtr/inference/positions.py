@@ -2,7 +2,7 @@
 
 A CTC network marks each character with a spike one or two frames wide, placed where the network
 has seen enough of the glyph, so the spikes trail the glyphs: on Copiste train lines the default
-model's space spikes sat 2.5 frames (20 network pixels, a third of the line height) right of the
+model's space spikes sat about 2.5 frames (20 network pixels, a third of the line height) right of the
 word gaps they stand for. A character's extent is therefore the stretch between the midpoints to
 its neighbours' spikes, after every spike is moved back by the model's lag (``position_lag`` in
 its config, measured by ``estimate_position_lag``). The extents tile the line: each character
