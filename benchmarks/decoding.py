@@ -15,9 +15,9 @@ import time
 from dataclasses import replace
 
 import torch
+from line_sets import add_dataset_arguments, open_lines
 from tqdm import tqdm
 
-from sparkhtr.data.datasets import open_dataset
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.registry import model_dir
 from sparkhtr.text.charset import Charset
@@ -27,10 +27,7 @@ from sparkhtr.text.metrics import corpus_scores
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", help="dataset spec (folder or KIND:PATH)")
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--model", default=None, help="model directory or name (default: the bundled one)")
-    parser.add_argument("--limit", type=int, default=0, help="first N lines (0: all)")
+    add_dataset_arguments(parser)
     parser.add_argument("--widths", type=int, nargs="+", default=[10, 20, 30])
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the network (default 1)")
     args = parser.parse_args()
@@ -38,9 +35,7 @@ def main() -> None:
 
     model = model_dir(args.model)
     recognizer = Recognizer.load(model, decoder="greedy")
-    samples = open_dataset(args.dataset, split=None if args.split == "all" else args.split)
-    if args.limit:
-        samples = samples[: args.limit]
+    samples = open_lines(args)
     started = time.perf_counter()
     log_probs = [recognizer.log_probs(s.image()) for s in tqdm(samples, desc="network", unit="line")]
     network_ms = 1000 * (time.perf_counter() - started) / len(samples)

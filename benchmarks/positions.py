@@ -16,9 +16,9 @@ import argparse
 
 import numpy as np
 import torch
+from line_sets import add_dataset_arguments, open_lines
 from tqdm import tqdm
 
-from sparkhtr.data.datasets import open_dataset
 from sparkhtr.inference.positions import char_extents, space_offsets
 from sparkhtr.inference.preprocess import prepare_line
 from sparkhtr.inference.recognizer import Recognizer
@@ -28,18 +28,14 @@ from sparkhtr.registry import model_dir
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", help="dataset spec (folder or KIND:PATH)")
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--model", default=None, help="model directory or name (default: the bundled one)")
-    parser.add_argument("--limit", type=int, default=0, help="first N lines (0: all)")
+    add_dataset_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
     recognizer = Recognizer.load(model_dir(args.model))
     config = recognizer.config
     height = config.preprocessing.line_height
-    samples = open_dataset(args.dataset, split=None if args.split == "all" else args.split)
-    samples = samples[: args.limit] if args.limit else samples
+    samples = open_lines(args)
     space = recognizer.charset.index(" ")
     lag = config.position_lag
     rows = ("spike frames (baseline)", "spike frames moved back by the lag", "midpoint extents, no lag",
