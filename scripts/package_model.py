@@ -23,7 +23,7 @@ import argparse
 import torch
 
 from sparkhtr.model.files import load_model, save_model
-from sparkhtr.model.onnx_export import INT8_ONNX_FILE, ONNX_FILE
+from sparkhtr.model.onnx_export import INT8_ONNX_FILE
 
 
 def main() -> None:
@@ -38,9 +38,8 @@ def main() -> None:
     model, config = load_model(args.run_dir)
     save_model(args.out_dir, model, config, dtype=torch.float16)
     print(f"{args.run_dir} -> {args.out_dir} (float16)")
-    if args.positions:
-        # an int8 export that follows embeds the new config itself; files already there are updated
-        measure_position_lag(args.out_dir, args.positions, update_onnx=not args.int8_calibration)
+    if args.positions:  # before the int8 export below, which then embeds the measured lag
+        measure_position_lag(args.out_dir, args.positions)
     if args.int8_calibration:
         from sparkhtr.cli.main import main as cli
 
@@ -51,23 +50,15 @@ def main() -> None:
         draw_examples(args.out_dir, args.examples, args.example_lines)
 
 
-def measure_position_lag(model_dir: str, dataset: str, update_onnx: bool, lines: int = 300) -> None:
-    from pathlib import Path
-
+def measure_position_lag(model_dir: str, dataset: str, lines: int = 300) -> None:
     from sparkhtr import Recognizer
     from sparkhtr.data.datasets import open_dataset
-    from sparkhtr.inference.positions import estimate_position_lag
-    from sparkhtr.model.files import save_config
-    from sparkhtr.model.onnx_export import update_onnx_config
+    from sparkhtr.inference.positions import estimate_position_lag, write_position_lag
 
     recognizer = Recognizer.load(model_dir)  # its default decoder: the one whose positions users get
     samples = open_dataset(dataset, split="train")[:lines]
     lag = estimate_position_lag(recognizer, (sample.load() for sample in samples))
-    recognizer.config.position_lag = round(lag.frames, 3)
-    save_config(model_dir, recognizer.config)
-    for name in (ONNX_FILE, INT8_ONNX_FILE) if update_onnx else ():  # every backend sees the same lag
-        if (Path(model_dir) / name).is_file():
-            update_onnx_config(Path(model_dir) / name, recognizer.config)
+    write_position_lag(model_dir, recognizer.config, lag.frames)
     print(f"position lag {lag.frames:.3f} frames ({lag.spaces} spaces on {lag.lines} lines) -> {model_dir}")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,13 +23,15 @@ from PIL import Image
 
 from sparkhtr.inference.preprocess import resize_line
 from sparkhtr.io.image import ImageSource, load_image
-from sparkhtr.model.config import PreprocessingConfig
+from sparkhtr.model.config import ModelConfig, PreprocessingConfig
 from sparkhtr.model.span import SpanLineModel
 
 if TYPE_CHECKING:
     from sparkhtr.inference.recognizer import Recognizer
 
-__all__ = ["char_extents", "space_offsets", "PositionLag", "TooFewSpaces", "estimate_position_lag"]
+__all__ = [
+    "char_extents", "space_offsets", "PositionLag", "TooFewSpaces", "estimate_position_lag", "write_position_lag"
+]
 
 MIN_WIDTH = 1.0  # pixels: a character pushed against an edge of the image keeps a visible box
 MIN_GAP = 0.22  # a word gap: a run of ink-free columns at least this many line heights wide
@@ -116,6 +119,20 @@ def estimate_position_lag(
             "cannot measure the position lag"
         )
     return PositionLag(float(np.median(offsets)) / frame, len(offsets), lines)
+
+
+def write_position_lag(model_dir: str | Path, config: ModelConfig, frames: float) -> None:
+    """Store ``frames`` (rounded to 0.001) as the position lag of the model in ``model_dir``: in
+    ``config`` and its config.json, and in every exported .onnx file beside it, so that every
+    backend shifts the positions alike (the graphs stay as they are)."""
+    from sparkhtr.model.files import save_config
+    from sparkhtr.model.onnx_export import INT8_ONNX_FILE, ONNX_FILE, update_onnx_config
+
+    config.position_lag = round(frames, 3)
+    save_config(model_dir, config)
+    for name in (ONNX_FILE, INT8_ONNX_FILE):
+        if (Path(model_dir) / name).is_file():
+            update_onnx_config(Path(model_dir) / name, config)
 
 
 def _gap_centers(ink: np.ndarray, min_gap: float) -> np.ndarray:

@@ -28,7 +28,7 @@ from sparkhtr.inference.preprocess import resize_line
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import ImageError
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
-from sparkhtr.model.files import build_model, load_model, save_config, save_model
+from sparkhtr.model.files import build_model, load_model, save_model
 from sparkhtr.model.span import SpanLineModel
 from sparkhtr.text.charset import LATIN_CHARSET, Charset
 from sparkhtr.train.batches import TrainBatch, TrainingBatches
@@ -282,7 +282,7 @@ def _store_position_lag(
     ``samples`` (their images only; unreadable ones are skipped, as validation skips them), write
     it into its config.json; a model that reads too few spaces near word gaps yet
     gets 0, and the log says why."""
-    from sparkhtr.inference.positions import TooFewSpaces, estimate_position_lag
+    from sparkhtr.inference.positions import TooFewSpaces, estimate_position_lag, write_position_lag
 
     recognizer = Recognizer.load(out, decoder="greedy")
     record: dict = {"kind": "position_lag"}
@@ -292,8 +292,7 @@ def _store_position_lag(
     except TooFewSpaces as exc:
         record.update(frames=0.0, error=str(exc))
         tqdm.write(f"position lag kept at 0: {exc}")
-    recognizer.config.position_lag = record["frames"]
-    save_config(out, recognizer.config)
+    write_position_lag(out, recognizer.config, record["frames"])
     log(record)
 
 
