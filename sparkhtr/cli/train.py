@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--augment-p", type=float)
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        help="validate and save an exponential moving average of the weights, e.g. 0.999 (default: off)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--precision", choices=["bf16", "fp32"])
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
         augment_p=args.augment_p,
+        ema_decay=args.ema_decay,
         seed=args.seed,
         device=args.device,
         precision=args.precision,

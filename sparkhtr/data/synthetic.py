@@ -360,6 +360,12 @@ def _zipf_cdf(n: int, exponent: float, offset: float) -> list[float]:
     return [c / total for c in cdf]
 
 
+def _ascii_word(word: str) -> str:
+    """``word`` as an address spells it: accents dropped, letters and digits only."""
+    plain = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+    return "".join(c for c in plain.lower() if c.isalnum())
+
+
 def _cap(word: str) -> str:
     return word[:1].upper() + word[1:]
 
@@ -387,10 +393,11 @@ class TextSource:
 
     Words are drawn Zipf-like from the top ``n_words`` of each language (70% with exponent 1,
     like running text; 30% flatter, so rare words are seen too), then cased (sentence starts,
-    German noun-like capitals, some Title Case, ``caps_ratio`` of the lines in ALL CAPS), mixed with numbers, years and
-    dates in the language's conventions, and punctuated the way text is: commas and full stops
-    glued to the word, French spacing before ``; : ! ?`` and inside « », elisions (``l'homme``),
-    brackets and quotes that close, hyphenated compounds, ``/`` and ``&``.
+    German noun-like capitals, some Title Case, ``caps_ratio`` of the lines in ALL CAPS), mixed with
+    numbers, years and dates in the language's conventions, web and e-mail addresses, and
+    punctuated the way text is: commas and full stops glued to the word, French spacing before
+    ``; : ! ?`` and inside « », elisions (``l'homme``), brackets and quotes that close, hyphenated
+    compounds, ``/`` and ``&``.
 
     ``extra_texts`` (e.g. the real training transcriptions) are mixed in with probability
     ``extra_ratio``; a long one contributes a random window of whole words. Every line is
@@ -527,6 +534,19 @@ class TextSource:
         roman = rng.choice(_ROMAN[4:])
         return f"{roman}e" if lang == "fr" and rng.random() < 0.6 else roman
 
+    def _address(self, lang: str, rng: random.Random) -> str:
+        """A web or e-mail address, as notes and copied sources hold them."""
+        words = [_ascii_word(self._word(lang, rng)[0]) or "info" for _ in range(3)]
+        domain = rng.choice(["com", "org", "net", lang, "fr", "de", "ca", "edu"])
+        kind = rng.randrange(4)
+        if kind == 0:
+            return f"www.{words[0]}.{domain}"
+        if kind == 1:
+            return f"{words[0]}.{words[1]}@{words[2]}.{domain}"
+        if kind == 2:
+            return f"https://{words[0]}.{domain}/{words[1]}"
+        return f"https://{lang}.wikipedia.org/wiki/{_cap(words[0])}_{_cap(words[1])}"
+
     def _generate(self, rng: random.Random) -> str:
         lang = rng.choice(self.languages)
         max_len = round(rng.triangular(self.min_chars, self.max_chars, 0.9 * self.max_chars))
@@ -544,6 +564,8 @@ class TextSource:
         while len(tokens) < n_words:
             if rng.random() < 0.06:
                 word, rank = self._number(lang, rng), 0
+            elif rng.random() < 0.008:
+                word, rank = self._address(lang, rng), 0
             else:
                 word, rank = self._word(lang, rng)
                 if french and word in _ELISIONS_FR:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sparkhtr.text.lexicon import Lexicon
     from sparkhtr.text.lm import CharNgramLM
 
-__all__ = ["DecodedChar", "DecodedLine", "greedy_decode", "beam_decode"]
+__all__ = ["DecodedChar", "DecodedLine", "greedy_decode", "beam_decode", "forced_alignment"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,44 @@ def greedy_decode(log_probs: np.ndarray, blank: int) -> DecodedLine:
 
 
 _NEG = -math.inf
+
+
+def forced_alignment(log_probs: np.ndarray, labels: Sequence[int], blank: int) -> list[tuple[int, int]] | None:
+    """The most probable CTC path of one line's (T, C) log-probabilities that reads exactly
+    ``labels``: each label's (first, last) frame, inclusive; None when the line has too few
+    frames for them (a label repeated without a blank between needs one frame more)."""
+    frames, count = log_probs.shape[0], len(labels)
+    if count == 0:
+        return []
+    # States: blank, label 0, blank, label 1, ..., blank (2 * count + 1 of them).
+    states = np.full(2 * count + 1, blank)
+    states[1::2] = labels
+    emit = log_probs[:, states]  # frames x states
+    # A label state may be entered from two states back (skipping the blank) unless it repeats the label.
+    skip = np.zeros(len(states), dtype=bool)
+    skip[3::2] = np.asarray(labels[1:]) != np.asarray(labels[:-1])
+    score = np.full(len(states), _NEG)
+    score[:2] = emit[0, :2]
+    back = np.zeros((frames, len(states)), dtype=np.int8)  # 0 stay, 1 from previous, 2 from two back
+    for t in range(1, frames):
+        stay, prev = score, np.concatenate(([_NEG], score[:-1]))
+        two = np.where(skip, np.concatenate(([_NEG, _NEG], score[:-2])), _NEG)
+        options = np.stack((stay, prev, two))
+        back[t] = options.argmax(axis=0)
+        score = options.max(axis=0) + emit[t]
+    end = len(states) - 1 if score[-1] >= score[-2] else len(states) - 2
+    if score[end] == _NEG:
+        return None
+    path = np.empty(frames, dtype=np.int64)
+    for t in range(frames - 1, -1, -1):
+        path[t] = end
+        end -= int(back[t, end])
+    spans: list[tuple[int, int]] = []
+    for index in range(count):
+        at = np.flatnonzero(path == 2 * index + 1)
+        spans.append((int(at[0]), int(at[-1])))
+    return spans
+
 
 
 def _logadd(a: float, b: float) -> float:

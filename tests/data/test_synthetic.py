@@ -90,6 +90,18 @@ def test_text_source_is_deterministic_and_bounded() -> None:
     assert len(set(texts)) > 290
 
 
+def test_text_source_writes_web_and_mail_addresses() -> None:
+    import re
+
+    source = TextSource(("en", "fr", "de"), seed=4)
+    lines = [source.line() for _ in range(3000)]
+    addresses = [w for t in lines for w in t.split() if re.search(r"@|www\.|https://", w)]
+    assert 20 < len(addresses) < 200  # about one line in 50
+    assert any(re.fullmatch(r"[a-z0-9]+\.[a-z0-9]+@[a-z0-9]+\.[a-z]+[.,:;!?]?", a.lower()) for a in addresses)
+    assert any(re.search(r"https://[a-z]{2}\.wikipedia\.org/wiki/\w+_\w+", a) for a in addresses)
+    assert all(re.sub(r"^\W+|\W+$", "", a).isascii() for a in addresses)  # quotes may close after one
+
+
 def test_caps_ratio_sets_the_share_of_all_caps_lines() -> None:
     def caps_share(source: TextSource) -> float:
         lines = [source.line() for _ in range(400)]

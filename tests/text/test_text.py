@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sparkhtr.text.charset import LATIN_CHARSET, Charset, case_mapping, normalize_text
-from sparkhtr.text.ctc import greedy_decode
+from sparkhtr.text.ctc import forced_alignment, greedy_decode
 from sparkhtr.text.metrics import corpus_scores, punctuation_tokens
 
 
@@ -18,6 +18,21 @@ def test_greedy_decode_merges_repeats_and_drops_blanks():
     assert [c.label for c in line.chars] == [0, 0, 1, 2]
     assert [(c.first_frame, c.last_frame) for c in line.chars] == [(0, 1), (3, 3), (4, 5), (8, 8)]
     assert line.confidence == pytest.approx(0.9)
+
+
+def test_forced_alignment_finds_the_frames_of_a_given_text():
+    blank = 3
+    probs = np.full((7, 4), 0.02)
+    for frame, label in enumerate([1, 1, 3, 2, 3, 2, 3]):  # "a" twice, then "b" twice, apart
+        probs[frame, label] = 0.94
+    log_probs = np.log(probs)
+    assert forced_alignment(log_probs, [1, 2, 2], blank) == [(0, 1), (3, 3), (5, 5)]
+    # A text the frames do not read still gets the best path that spells it.
+    assert forced_alignment(log_probs, [2], blank) in ([(3, 3)], [(5, 5)], [(3, 5)])
+    assert forced_alignment(log_probs, [], blank) == []
+    # "aa" needs a blank between its letters: 2 frames are too few, 3 are enough.
+    assert forced_alignment(log_probs[:2], [1, 1], blank) is None
+    assert forced_alignment(log_probs[:3], [1, 1], blank) == [(0, 0), (2, 2)]
 
 
 def test_confidence_follows_probabilities():

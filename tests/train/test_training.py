@@ -89,3 +89,25 @@ def test_config_files_and_their_errors(tmp_path):
     (tmp_path / "c.yaml").write_text("stpes: 3\n")
     with pytest.raises(ValueError, match="unknown training settings: stpes"):
         load_train_config(tmp_path / "c.yaml")
+
+
+def test_moving_average_weights_are_validated_saved_and_resumed(trained_model_dir, small_dataset, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    out = tmp_path / "ema"
+    settings = dict(out=str(out), train=[str(small_dataset)], val=str(small_dataset), architecture="span_quarter",
+                    line_height=32, batch_size=4, eval_every=6, checkpoint_every=6, augment_p=0.0, workers=0,
+                    warmup_steps=1, lr=1e-3, charset="data", init_from=str(trained_model_dir), ema_decay=0.5)
+    train(load_train_config(None, steps=6, **settings), progress=False)
+    key = "init_blocks.0.conv1.weight"
+    first = torch.load(out / "last.ckpt", weights_only=True)
+    saved = load_file(out / "model.safetensors")
+    assert torch.equal(saved[key], first["ema"]["module." + key])  # the average is what was kept
+    assert not torch.allclose(saved[key], first["model"][key])
+    train(load_train_config(None, steps=8, **settings), resume=True, progress=False)
+    second = torch.load(out / "last.ckpt", weights_only=True)
+    assert int(second["ema"]["n_averaged"]) == 8  # resumed the average, did not restart it
+    with pytest.raises(ValueError, match="ema_decay must be between 0 and 1"):
+        train(load_train_config(None, steps=1, **{**settings, "ema_decay": 1.5, "out": str(tmp_path / "x")}),
+              progress=False)

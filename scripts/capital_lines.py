@@ -1,0 +1,223 @@
+"""Make training lines written in real handwritten capitals, from a dataset's ordinary lines.
+
+Why: one writer of the Copiste val split writes in block capitals, and the default model reads
+them as small letters (73 % CER), though it reads capitals drawn with fonts well. Real training
+lines hold capitals only at the start of words, so the network has learnt that real ink in a row
+is small letters. This script crops every capital of the training transcriptions out of its line
+(where a CTC forced alignment with a trained model puts it, shifted back by the model's position
+lag) and sets the crops in rows of capital words: French words of `wordfreq`, each letter a real
+capital written by the line's writer where that writer wrote one, else by another.
+
+    python scripts/capital_lines.py ../shared/data/copiste_dun_jour_fr runs/capital_lines --lines 3000
+
+writes OUT/lines/<id>.png + <id>.txt (a folder dataset: train with --train OUT@0.1) and
+OUT/preview.png. Only the dataset's train split is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from sparkhtr.data.datasets import open_dataset
+from sparkhtr.inference.positions import char_extents
+from sparkhtr.inference.preprocess import resize_line
+from sparkhtr.inference.recognizer import Recognizer
+from sparkhtr.io.image import ImageError
+from sparkhtr.model.span import SpanLineModel
+from sparkhtr.text.charset import Charset
+from sparkhtr.text.ctc import forced_alignment
+
+GLYPH_HEIGHT = 80  # pixels: every source line is scaled to this height before its capitals are cut
+MIN_CONFIDENCE = 0.8  # a capital whose aligned frames give it less probability than this is not used
+
+Glyphs = dict[str, dict[str, list[np.ndarray]]]  # writer -> capital -> crops (gray, GLYPH_HEIGHT tall)
+
+
+def cut_capitals(recognizer: Recognizer, samples, progress: bool = True) -> Glyphs:
+    """Every confidently aligned capital letter of ``samples``, by writer."""
+    charset = Charset(recognizer.charset)
+    glyphs: Glyphs = defaultdict(lambda: defaultdict(list))
+    for sample in tqdm(samples, desc="cutting capitals", disable=not progress):
+        if not any(c.isupper() for c in sample.text) or charset.missing(sample.text):
+            continue
+        try:
+            image = sample.image().convert("L")
+        except ImageError:
+            continue
+        log_probs = recognizer.log_probs(image)
+        labels = charset.encode(sample.text)
+        spans = forced_alignment(log_probs, labels, charset.blank)
+        if spans is None:
+            continue
+        scale = resize_line(image, recognizer.config.preprocessing).width / image.width
+        step = SpanLineModel.WIDTH_REDUCTION / scale
+        extents = char_extents(spans, recognizer.config.position_lag, step, image.width)
+        scaled = image.resize((max(1, round(image.width * GLYPH_HEIGHT / image.height)), GLYPH_HEIGHT))
+        ratio = GLYPH_HEIGHT / image.height
+        for char, label, (first, last), (x0, x1) in zip(sample.text, labels, spans, extents):
+            if not char.isupper():
+                continue
+            if float(np.exp(log_probs[first : last + 1, label]).mean()) < MIN_CONFIDENCE:
+                continue
+            left, right = int(x0 * ratio), int(np.ceil(x1 * ratio))
+            if right - left < GLYPH_HEIGHT * 0.1:
+                continue
+            glyph = _clean_glyph(np.asarray(scaled), left, right)
+            if glyph is not None and 0.2 * GLYPH_HEIGHT <= glyph.shape[1] <= 1.5 * GLYPH_HEIGHT:
+                glyphs[_writer(sample.id)][char].append(_whiten(glyph))
+    return glyphs
+
+
+def _clean_glyph(line: np.ndarray, left: int, right: int) -> np.ndarray | None:
+    """The letter between columns ``left`` and ``right`` of ``line``, whole and alone: ink strokes
+    centered inside the range are kept whole (the range widens to them), strokes centered outside
+    are whitened, and a stroke much wider than the letter (a cursive join) is cut at the range."""
+    width = right - left
+    start, stop = max(0, left - width), min(line.shape[1], right + width)
+    window = line[:, start:stop]
+    components = _components(window < 160)
+    keep = np.zeros(window.shape, dtype=bool)
+    lo, hi = left - start, right - start
+    for index in range(1, int(components.max()) + 1):
+        mask = components == index
+        columns = np.flatnonzero(mask.any(axis=0))
+        if columns[-1] < lo or columns[0] >= hi:
+            continue
+        if columns[-1] - columns[0] > 3 * width:
+            clipped = np.zeros_like(mask)
+            clipped[:, lo:hi] = mask[:, lo:hi]
+            keep |= clipped
+        elif lo <= (columns[0] + columns[-1]) / 2 < hi:
+            keep |= mask
+    columns = np.flatnonzero(keep.any(axis=0))
+    if columns.size == 0:
+        return None
+    first, last = max(0, columns[0] - 2), min(window.shape[1], columns[-1] + 3)
+    glyph = np.where(keep, window, 255)[:, first:last]
+    return glyph.astype(np.uint8)
+
+
+def _components(ink: np.ndarray) -> np.ndarray:
+    """8-connected components of ``ink``: 0 for paper, 1..n for each stroke."""
+    labels = np.where(ink, np.arange(1, ink.size + 1).reshape(ink.shape), 0)
+    while True:
+        padded = np.pad(labels, 1)
+        spread = np.max(
+            [padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+             for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+            axis=0,
+        )
+        spread = np.where(ink, spread, 0)
+        if np.array_equal(spread, labels):
+            break
+        labels = spread
+    _, compact = np.unique(labels, return_inverse=True)
+    return compact.reshape(ink.shape)
+
+
+def _writer(line_id: str) -> str:
+    """A line's page, taken as its writer: its id without the line number (cdj_w_0235_1_l08 -> cdj_w_0235_1)."""
+    return re.sub(r"_l?\d+$", "", line_id)
+
+
+def _whiten(crop: np.ndarray) -> np.ndarray:
+    """Paper to white: the crop's bright background (its 90th percentile) is stretched to 255."""
+    paper = max(1.0, float(np.percentile(crop, 90)))
+    return np.clip(crop.astype(np.float32) * (255.0 / paper), 0, 255).astype(np.uint8)
+
+
+def capital_words(count: int = 30000) -> list[str]:
+    import wordfreq
+
+    return [w.upper() for w in wordfreq.top_n_list("fr", count) if w.isalpha() and len(w) >= 2]
+
+
+def compose_line(glyphs: Glyphs, words: list[str], rng: random.Random) -> tuple[Image.Image, str] | None:
+    """One line of 2-6 capital words, each letter a crop by one writer where that writer has it."""
+    writers = list(glyphs)
+    writer = glyphs[rng.choice(writers)]
+    everyone = defaultdict(list)
+    for other in glyphs.values():
+        for char, crops in other.items():
+            everyone[char].append(crops)
+    chosen = [w for w in rng.sample(words, 40) if all(c in everyone for c in w)][: rng.randint(2, 6)]
+    if not chosen:
+        return None
+    space = int(GLYPH_HEIGHT * rng.uniform(0.25, 0.55))
+    pieces: list[np.ndarray] = []
+    for index, word in enumerate(chosen):
+        if index:
+            pieces.append(np.full((GLYPH_HEIGHT, space), 255, np.uint8))
+        for char in word:
+            crops = writer.get(char) or rng.choice(everyone[char])
+            crop = rng.choice(crops)
+            keep = max(1, int(crop.shape[1] * rng.uniform(0.85, 1.0)))  # trim where the next letter may begin
+            pieces.append(crop[:, :keep])
+            pieces.append(np.full((GLYPH_HEIGHT, rng.randint(0, 4)), 255, np.uint8))
+    line = np.concatenate(pieces, axis=1)
+    if rng.random() < 0.5:  # tight to the ink, as a line of capitals alone is often cut
+        rows = np.flatnonzero((line < 128).any(axis=1))
+        if rows.size:
+            margin = rng.randint(2, 8)
+            line = line[max(0, rows[0] - margin) : rows[-1] + margin + 1]
+    return Image.fromarray(line), " ".join(chosen)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", help="a dataset spec with transcribed lines (its train split is read)")
+    parser.add_argument("out", help="output folder")
+    parser.add_argument("--model", default="sparkhtr/pretrained/span_small_latin", help="aligns the lines")
+    parser.add_argument("--lines", type=int, default=3000)
+    parser.add_argument("--limit", type=int, help="read at most this many source lines")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    recognizer = Recognizer.load(args.model, decoder="greedy")
+    samples = open_dataset(args.dataset, split="train")[: args.limit]
+    glyphs = cut_capitals(recognizer, samples)
+    total = sum(len(c) for w in glyphs.values() for c in w.values())
+    letters = sorted({c for w in glyphs.values() for c in w})
+    print(f"{total} capitals by {len(glyphs)} writers: {''.join(letters)}")
+    rng, words = random.Random(args.seed), capital_words()
+    out = Path(args.out) / "lines"
+    out.mkdir(parents=True, exist_ok=True)
+    made: list[tuple[Image.Image, str]] = []
+    with tqdm(total=args.lines, desc="composing lines") as bar:
+        while len(made) < args.lines:
+            line = compose_line(glyphs, words, rng)
+            if line is None:
+                continue
+            image, text = line
+            name = f"caps_{len(made):05d}"
+            image.save(out / f"{name}.png")
+            (out / f"{name}.txt").write_text(text + "\n", "utf-8")
+            made.append(line)
+            bar.update(1)
+    _preview(made[:8], Path(args.out) / "preview.png")
+
+
+def _preview(lines: list[tuple[Image.Image, str]], path: Path) -> None:
+    from PIL import ImageDraw
+
+    width = max(image.width for image, _ in lines)
+    sheet = Image.new("L", (width, sum(image.height + 24 for image, _ in lines)), 255)
+    y = 0
+    draw = ImageDraw.Draw(sheet)
+    for image, text in lines:
+        sheet.paste(image, (0, y))
+        draw.text((4, y + image.height + 4), text, fill=0)
+        y += image.height + 24
+    sheet.save(path)
+
+
+if __name__ == "__main__":
+    main()
