@@ -81,7 +81,8 @@ def _clean_glyph(line: np.ndarray, left: int, right: int) -> np.ndarray | None:
     centered inside the range are kept whole (the range widens to them), strokes centered outside
     are whitened, and a stroke much wider than the letter (a cursive join) is cut at the range."""
     width = right - left
-    start, stop = max(0, left - width), min(line.shape[1], right + width)
+    # Wide enough that a stroke cut by the window's edges still looks wider than 3 letters.
+    start, stop = max(0, left - 2 * width), min(line.shape[1], right + 2 * width)
     window = line[:, start:stop]
     components = _components(window < 160)
     keep = np.zeros(window.shape, dtype=bool)
