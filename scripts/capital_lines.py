@@ -112,16 +112,19 @@ def _components(ink: np.ndarray) -> np.ndarray:
     while True:
         padded = np.pad(labels, 1)
         spread = np.max(
-            [padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
-             for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+            [
+                padded[1 + dy : padded.shape[0] - 1 + dy, 1 + dx : padded.shape[1] - 1 + dx]
+                for dy in (-1, 0, 1)
+                for dx in (-1, 0, 1)
+            ],
             axis=0,
         )
         spread = np.where(ink, spread, 0)
         if np.array_equal(spread, labels):
             break
         labels = spread
-    _, compact = np.unique(labels, return_inverse=True)
-    return compact.reshape(ink.shape)
+    _, compact = np.unique(np.concatenate(([0], labels.ravel())), return_inverse=True)
+    return compact[1:].reshape(ink.shape)  # 0 put first, so paper is 0 even in a window without any
 
 
 def _writer(line_id: str) -> str:
@@ -141,17 +144,15 @@ def capital_words(count: int = 30000) -> list[str]:
     return [w.upper() for w in wordfreq.top_n_list("fr", count) if w.isalpha() and len(w) >= 2]
 
 
-def compose_line(glyphs: Glyphs, words: list[str], rng: random.Random) -> tuple[Image.Image, str] | None:
-    """One line of 2-6 capital words, each letter a crop by one writer where that writer has it."""
-    writers = list(glyphs)
-    writer = glyphs[rng.choice(writers)]
+def compose_line(glyphs: Glyphs, words: list[str], rng: random.Random) -> tuple[Image.Image, str]:
+    """One line of 2-6 of ``words`` (each spelt by ``glyphs``), each letter a crop by one writer
+    where that writer has it, else by another."""
+    writer = glyphs[rng.choice(list(glyphs))]
     everyone = defaultdict(list)
     for other in glyphs.values():
         for char, crops in other.items():
             everyone[char].append(crops)
-    chosen = [w for w in rng.sample(words, 40) if all(c in everyone for c in w)][: rng.randint(2, 6)]
-    if not chosen:
-        return None
+    chosen = rng.sample(words, min(len(words), rng.randint(2, 6)))
     space = int(GLYPH_HEIGHT * rng.uniform(0.25, 0.55))
     pieces: list[np.ndarray] = []
     for index, word in enumerate(chosen):
@@ -188,15 +189,19 @@ def main() -> None:
     total = sum(len(c) for w in glyphs.values() for c in w.values())
     letters = sorted({c for w in glyphs.values() for c in w})
     print(f"{total} capitals by {len(glyphs)} writers: {''.join(letters)}")
-    rng, words = random.Random(args.seed), capital_words()
+    if not glyphs:
+        raise SystemExit(f"{args.dataset}: no capital letter of its train lines could be aligned with {args.model}")
+    letters_found = set(letters)
+    words = [w for w in capital_words() if set(w) <= letters_found]
+    if len(words) < 2:
+        raise SystemExit(f"the capitals found ({''.join(letters)}) spell fewer than 2 words")
+    rng = random.Random(args.seed)
     out = Path(args.out) / "lines"
     out.mkdir(parents=True, exist_ok=True)
     made: list[tuple[Image.Image, str]] = []
     with tqdm(total=args.lines, desc="composing lines") as bar:
         while len(made) < args.lines:
             line = compose_line(glyphs, words, rng)
-            if line is None:
-                continue
             image, text = line
             name = f"caps_{len(made):05d}"
             image.save(out / f"{name}.png")

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ema-decay",
         type=float,
-        help="validate and save an exponential moving average of the weights, e.g. 0.999 (default: off)",
+        help="validate and save an exponential moving average of the weights, e.g. 0.999 (default, 0: off)",
     )
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="cpu or cuda")

@@ -362,8 +362,12 @@ def _zipf_cdf(n: int, exponent: float, offset: float) -> list[float]:
 
 def _ascii_word(word: str) -> str:
     """``word`` as an address spells it: accents dropped, letters and digits only."""
-    plain = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+    plain = unicodedata.normalize("NFKD", word.replace("ß", "ss")).encode("ascii", "ignore").decode()
     return "".join(c for c in plain.lower() if c.isalnum())
+
+
+def _is_address(token: str) -> bool:
+    return "@" in token or "://" in token or token.startswith("www.")
 
 
 def _cap(word: str) -> str:
@@ -537,7 +541,7 @@ class TextSource:
     def _address(self, lang: str, rng: random.Random) -> str:
         """A web or e-mail address, as notes and copied sources hold them."""
         words = [_ascii_word(self._word(lang, rng)[0]) or "info" for _ in range(3)]
-        domain = rng.choice(["com", "org", "net", lang, "fr", "de", "ca", "edu"])
+        domain = rng.choice(["com", "org", "net", "fr", "de", "uk", "ca", "edu"])
         kind = rng.randrange(4)
         if kind == 0:
             return f"www.{words[0]}.{domain}"
@@ -565,7 +569,11 @@ class TextSource:
             if rng.random() < 0.06:
                 word, rank = self._number(lang, rng), 0
             elif rng.random() < 0.008:
-                word, rank = self._address(lang, rng), 0
+                address = self._address(lang, rng)
+                if tokens and len(" ".join([*tokens, address])) + len("".join(closers)) > max_len:
+                    break
+                tokens.append(address)  # as written: no sentence capital, no punctuation glued on
+                continue
             else:
                 word, rank = self._word(lang, rng)
                 if french and word in _ELISIONS_FR:
@@ -626,7 +634,7 @@ class TextSource:
         if all_caps:
             text = text.upper()
         elif title_case:
-            text = " ".join(_title(t) for t in text.split(" "))
+            text = " ".join(t if _is_address(t) else _title(t) for t in text.split(" "))
         return text
 
 

@@ -68,6 +68,10 @@ def forced_alignment(log_probs: np.ndarray, labels: Sequence[int], blank: int) -
     frames, count = log_probs.shape[0], len(labels)
     if count == 0:
         return []
+    if frames == 0:
+        return None
+    if blank in labels:
+        raise ValueError("the labels to align must not hold the blank")
     # States: blank, label 0, blank, label 1, ..., blank (2 * count + 1 of them).
     states = np.full(2 * count + 1, blank)
     states[1::2] = labels
@@ -96,7 +100,6 @@ def forced_alignment(log_probs: np.ndarray, labels: Sequence[int], blank: int) -
         at = np.flatnonzero(path == 2 * index + 1)
         spans.append((int(at[0]), int(at[-1])))
     return spans
-
 
 
 def _logadd(a: float, b: float) -> float:

@@ -4,10 +4,10 @@ model, checkpoints for ``--resume``, a JSONL log and a PNG curve.
 Output directory layout:
     OUT/config.json, OUT/model.safetensors   the best model so far (a model directory)
     OUT/last.ckpt                            weights (+ their moving average) + optimizer + step, for resuming
+    OUT/log.jsonl, OUT/curve.png             what happened
 
 With ``ema_decay`` set, validation and the saved model use an exponential moving average of the
-weights instead of the last step's: an unseen writer reads better with the averaged weights.
-    OUT/log.jsonl, OUT/curve.png             what happened
+weights instead of the last step's.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -129,6 +130,8 @@ def _learning_rate(config: TrainConfig, step: int, minutes: float) -> float:
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train as ``config`` says; returns the output model directory (the best validated model)."""
+    if config.ema_decay and not 0 < config.ema_decay < 1:
+        raise ValueError(f"ema_decay must be between 0 and 1 (e.g. 0.999; 0 or none: off), not {config.ema_decay}")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     log_file = (out / "log.jsonl").open("a", encoding="utf-8")
@@ -282,14 +285,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     return out
 
 
-def _moving_average(model: SpanLineModel, decay: float | None, state: dict | None):
+def _moving_average(model: SpanLineModel, decay: float | None, state: dict | None) -> AveragedModel | None:
     """The exponential moving average of ``model``'s weights (None without a decay), resumed from a
-    checkpoint's when it has one; a checkpoint without one starts the average at its weights."""
+    checkpoint's when it has one; otherwise it starts at the weights after the first step."""
     if not decay:
         return None
-    if not 0 < decay < 1:
-        raise ValueError(f"ema_decay must be between 0 and 1 (e.g. 0.999), not {decay}")
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
     if state is not None and "ema" in state:

@@ -100,6 +100,7 @@ def test_text_source_writes_web_and_mail_addresses() -> None:
     assert any(re.fullmatch(r"[a-z0-9]+\.[a-z0-9]+@[a-z0-9]+\.[a-z]+[.,:;!?]?", a.lower()) for a in addresses)
     assert any(re.search(r"https://[a-z]{2}\.wikipedia\.org/wiki/\w+_\w+", a) for a in addresses)
     assert all(re.sub(r"^\W+|\W+$", "", a).isascii() for a in addresses)  # quotes may close after one
+    assert not any(a.startswith(("Www.", "Https:")) for a in addresses)  # no sentence capital
 
 
 def test_caps_ratio_sets_the_share_of_all_caps_lines() -> None:

@@ -35,7 +35,9 @@ def test_the_script_writes_a_dataset_of_capital_lines(copiste_dir, tmp_path):
     out = tmp_path / "caps"
     subprocess.run(
         [sys.executable, str(SCRIPT), str(copiste_dir), str(out), "--lines", "6", "--limit", "80"],
-        check=True, capture_output=True, cwd=REPO,
+        check=True,
+        capture_output=True,
+        cwd=REPO,
     )
     texts = sorted((out / "lines").glob("*.txt"))
     assert len(texts) == 6

@@ -33,6 +33,11 @@ def test_forced_alignment_finds_the_frames_of_a_given_text():
     # "aa" needs a blank between its letters: 2 frames are too few, 3 are enough.
     assert forced_alignment(log_probs[:2], [1, 1], blank) is None
     assert forced_alignment(log_probs[:3], [1, 1], blank) == [(0, 0), (2, 2)]
+    # Different letters need no blank between them.
+    assert forced_alignment(log_probs[:2], [1, 2], blank) == [(0, 0), (1, 1)]
+    assert forced_alignment(log_probs[:0], [1], blank) is None
+    with pytest.raises(ValueError, match="blank"):
+        forced_alignment(log_probs, [1, blank], blank)
 
 
 def test_confidence_follows_probabilities():
