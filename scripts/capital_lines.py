@@ -27,6 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from sparkhtr.data.datasets import open_dataset
+from sparkhtr.data.synthetic import preview_grid
 from sparkhtr.inference.positions import char_extents
 from sparkhtr.inference.preprocess import resize_line
 from sparkhtr.inference.recognizer import Recognizer
@@ -144,14 +145,21 @@ def capital_words(count: int = 30000) -> list[str]:
     return [w.upper() for w in wordfreq.top_n_list("fr", count) if w.isalpha() and len(w) >= 2]
 
 
-def compose_line(glyphs: Glyphs, words: list[str], rng: random.Random) -> tuple[Image.Image, str]:
+def by_letter(glyphs: Glyphs) -> dict[str, list[list[np.ndarray]]]:
+    """For each capital, every writer's crops of it (one list per writer)."""
+    letters: dict[str, list[list[np.ndarray]]] = defaultdict(list)
+    for writer in glyphs.values():
+        for char, crops in writer.items():
+            letters[char].append(crops)
+    return letters
+
+
+def compose_line(
+    glyphs: Glyphs, everyone: dict[str, list[list[np.ndarray]]], words: list[str], rng: random.Random
+) -> tuple[Image.Image, str]:
     """One line of 2-6 of ``words`` (each spelt by ``glyphs``), each letter a crop by one writer
-    where that writer has it, else by another."""
+    where that writer has it, else by another (``everyone``: ``by_letter(glyphs)``)."""
     writer = glyphs[rng.choice(list(glyphs))]
-    everyone = defaultdict(list)
-    for other in glyphs.values():
-        for char, crops in other.items():
-            everyone[char].append(crops)
     chosen = rng.sample(words, min(len(words), rng.randint(2, 6)))
     space = int(GLYPH_HEIGHT * rng.uniform(0.25, 0.55))
     pieces: list[np.ndarray] = []
@@ -187,42 +195,25 @@ def main() -> None:
     samples = open_dataset(args.dataset, split="train")[: args.limit]
     glyphs = cut_capitals(recognizer, samples)
     total = sum(len(c) for w in glyphs.values() for c in w.values())
-    letters = sorted({c for w in glyphs.values() for c in w})
-    print(f"{total} capitals by {len(glyphs)} writers: {''.join(letters)}")
+    everyone = by_letter(glyphs)
+    letters = "".join(sorted(everyone))
+    print(f"{total} capitals by {len(glyphs)} writers: {letters}")
     if not glyphs:
         raise SystemExit(f"{args.dataset}: no capital letter of its train lines could be aligned with {args.model}")
-    letters_found = set(letters)
-    words = [w for w in capital_words() if set(w) <= letters_found]
+    words = [w for w in capital_words() if set(w) <= everyone.keys()]
     if len(words) < 2:
-        raise SystemExit(f"the capitals found ({''.join(letters)}) spell fewer than 2 words")
+        raise SystemExit(f"the capitals found ({letters}) spell fewer than 2 words")
     rng = random.Random(args.seed)
     out = Path(args.out) / "lines"
     out.mkdir(parents=True, exist_ok=True)
-    made: list[tuple[Image.Image, str]] = []
-    with tqdm(total=args.lines, desc="composing lines") as bar:
-        while len(made) < args.lines:
-            line = compose_line(glyphs, words, rng)
-            image, text = line
-            name = f"caps_{len(made):05d}"
-            image.save(out / f"{name}.png")
-            (out / f"{name}.txt").write_text(text + "\n", "utf-8")
-            made.append(line)
-            bar.update(1)
-    _preview(made[:8], Path(args.out) / "preview.png")
-
-
-def _preview(lines: list[tuple[Image.Image, str]], path: Path) -> None:
-    from PIL import ImageDraw
-
-    width = max(image.width for image, _ in lines)
-    sheet = Image.new("L", (width, sum(image.height + 24 for image, _ in lines)), 255)
-    y = 0
-    draw = ImageDraw.Draw(sheet)
-    for image, text in lines:
-        sheet.paste(image, (0, y))
-        draw.text((4, y + image.height + 4), text, fill=0)
-        y += image.height + 24
-    sheet.save(path)
+    shown: list[tuple[Image.Image, str]] = []  # the first lines, for the preview
+    for index in tqdm(range(args.lines), desc="composing lines"):
+        image, text = compose_line(glyphs, everyone, words, rng)
+        image.save(out / f"caps_{index:05d}.png")
+        (out / f"caps_{index:05d}.txt").write_text(text + "\n", "utf-8")
+        if len(shown) < 8:
+            shown.append((image, text))
+    preview_grid(shown, Path(args.out) / "preview.png")
 
 
 if __name__ == "__main__":

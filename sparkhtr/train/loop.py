@@ -290,7 +290,6 @@ def _moving_average(model: SpanLineModel, decay: float | None, state: dict | Non
     checkpoint's when it has one; otherwise it starts at the weights after the first step."""
     if not decay:
         return None
-
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
     if state is not None and "ema" in state:
         ema.load_state_dict(state["ema"])
