@@ -203,6 +203,29 @@ def test_render_is_varied_and_reproducible(bank: FontBank) -> None:
         renderer.render("   ", font, random.Random(1))
 
 
+def _ink_share(image: Image.Image) -> float:
+    """How much of the image's height its ink rows span."""
+    rows = np.flatnonzero((np.asarray(image) < 128).any(axis=1))
+    return (rows[-1] - rows[0] + 1) / image.height
+
+
+def test_capitals_alone_are_drawn_small_in_a_tall_crop(bank: FontBank) -> None:
+    from sparkhtr.data.synthetic import LineRenderer
+
+    font = bank.index("Caveat")
+    roomy, plain = LineRenderer(bank, small_caps_p=1.0), LineRenderer(bank, small_caps_p=0.0)
+    caps = [(roomy.render("PAR DEUX FAUCONS", font, random.Random(k)),
+             plain.render("PAR DEUX FAUCONS", font, random.Random(k))) for k in range(8)]
+    assert all(a.height > b.height for a, b in caps)
+    assert np.median([_ink_share(a) for a, _ in caps]) < np.median([_ink_share(b) for _, b in caps]) - 0.1
+    # a line with small letters draws nothing more from the seed: it renders as it did
+    mixed = [(roomy.render("Par deux FAUCONS", font, random.Random(k)),
+              plain.render("Par deux FAUCONS", font, random.Random(k))) for k in range(3)]
+    assert all(a.tobytes() == b.tobytes() for a, b in mixed)
+    with pytest.raises(ValueError, match="small_caps_p"):
+        LineRenderer(bank, small_caps_p=1.5)
+
+
 def test_preview_grid(tmp_path: Path, lines: SyntheticLines) -> None:
     out = preview_grid([lines[i] for i in range(4)], tmp_path / "grid.png")
     image = Image.open(out)

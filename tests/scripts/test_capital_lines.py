@@ -31,6 +31,25 @@ def test_a_cut_glyph_keeps_its_own_strokes_whole_and_drops_its_neighbours():
     assert _module()._clean_glyph(np.full((20, 40), 255, np.uint8), 6, 16) is None
 
 
+def test_composed_lines_are_tight_as_cut_or_small_in_a_tall_crop():
+    import random
+
+    module = _module()
+    crop = np.full((module.GLYPH_HEIGHT, 12), 255, np.uint8)
+    crop[20:60, 3:9] = 0  # a capital: 40 of the 80 rows
+    glyphs = {"page": {c: [crop] for c in "ABC"}}
+    rng = random.Random(0)
+    shares = []
+    for _ in range(60):
+        image, text = module.compose_line(glyphs, module.by_letter(glyphs), ["AB", "CAB", "BA"], rng)
+        ink = np.flatnonzero((np.asarray(image) < 128).any(axis=1))
+        assert len(ink) == 40  # the letters are never scaled, only the crop around them
+        shares.append(40 / image.height)
+    tight, as_cut = [s for s in shares if s > 0.6], [s for s in shares if s == 40 / module.GLYPH_HEIGHT]
+    small = [s for s in shares if s <= 0.41]
+    assert tight and as_cut and len(small) > 15 and len(tight) + len(as_cut) + len(small) == 60
+
+
 def test_the_script_writes_a_dataset_of_capital_lines(copiste_dir, tmp_path):
     out = tmp_path / "caps"
     subprocess.run(
