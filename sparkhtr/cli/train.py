@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output model directory")
     p.add_argument("--architecture", help="span, span_half, span_small or span_quarter")
     p.add_argument("--line-height", type=int)
+    p.add_argument(
+        "--min-ink-share", type=float, help="crop lines whose ink fills less of their height than this (e.g. 0.6)"
+    )
     p.add_argument("--dropout", type=float, help="MixDropout rate (SPAN: 0.5)")
     p.add_argument("--charset", help="'latin' (default), 'data', or a file with one character per line")
     p.add_argument("--init-from", help="model directory to fine-tune from (new charset: new head)")
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         val_split=args.val_split,
         architecture=args.architecture,
         line_height=args.line_height,
+        min_ink_share=args.min_ink_share,
         dropout=args.dropout,
         charset=_charset(args.charset),
         init_from=args.init_from,

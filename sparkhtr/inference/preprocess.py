@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sparkhtr.inference.ink_band import crop_to_ink_share
 from sparkhtr.model.config import PreprocessingConfig
 
 __all__ = ["PreparedLine", "Batch", "resize_line", "prepare_line", "make_batches", "collate"]
@@ -33,8 +34,11 @@ class Batch:
 
 
 def resize_line(image: Image.Image, config: PreprocessingConfig) -> Image.Image:
-    """Convert to the model's channels and scale: to ``line_height``, or by ``rescale``."""
+    """Convert to the model's channels, crop to ``min_ink_share`` when set, and scale: to
+    ``line_height``, or by ``rescale``."""
     image = image.convert("L" if config.channels == 1 else "RGB")
+    if config.min_ink_share is not None:
+        image = crop_to_ink_share(image, config.min_ink_share)
     width, height = image.size
     if config.line_height:
         size = (max(1, round(width * config.line_height / height)), config.line_height)

@@ -53,6 +53,12 @@ class PreprocessingConfig:
     ``line_height`` set: every line is resized to that height, keeping its aspect ratio.
     Otherwise both axes are scaled by ``rescale`` (SPAN's default is 0.5, "300 to 150 dpi").
     Pixels are then (x - mean) / std per channel, in 0-255 units.
+
+    ``min_ink_share`` set: before resizing, a line whose ink band (the rows holding the middle 96 %
+    of its ink, ruling left out) fills less than that share of its height is cropped, around the
+    band, to the height at which it fills that share. Why: the network judges letter case by size
+    against the crop, and crops cut loose around small writing (or block capitals, which have no
+    ascenders or descenders) made it read capitals as small letters.
     """
 
     channels: int = 1
@@ -60,6 +66,7 @@ class PreprocessingConfig:
     rescale: float = 1.0
     mean: tuple[float, ...] = (128.0,)
     std: tuple[float, ...] = (64.0,)
+    min_ink_share: float | None = None
 
     def __post_init__(self) -> None:
         self.mean = tuple(float(m) for m in self.mean)
@@ -70,6 +77,8 @@ class PreprocessingConfig:
             raise ValueError(f"mean and std need {self.channels} values each, got {self.mean} and {self.std}")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std must be positive, got {self.std}")
+        if self.min_ink_share is not None and not 0.0 < self.min_ink_share <= 1.0:
+            raise ValueError(f"min_ink_share must be in (0, 1], got {self.min_ink_share}")
 
 
 @dataclass

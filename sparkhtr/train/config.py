@@ -30,6 +30,7 @@ class TrainConfig:
     val_limit: int | None = None  # validate on at most this many lines (None: all)
     architecture: str = "span_small"
     line_height: int = 64
+    min_ink_share: float | None = None  # crop loose lines so their ink fills this share (PreprocessingConfig)
     dropout: float | None = None  # MixDropout rate; None: the architecture's (SPAN: 0.5)
     charset: list[str] | str | None = "latin"  # "latin", "data" (from the training texts) or a list
     init_from: str | None = None

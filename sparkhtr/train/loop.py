@@ -17,6 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,16 +99,17 @@ def _resolve_charset(config: TrainConfig) -> Charset | None:
 
 
 def _build(config: TrainConfig, charset: Charset, sources) -> tuple[SpanLineModel, ModelConfig]:
-    preprocessing = PreprocessingConfig(channels=1, line_height=config.line_height)
+    geometry = {"channels": 1, "line_height": config.line_height, "min_ink_share": config.min_ink_share}
     real = next((s for s, _ in sources if not type(s).__name__.startswith("Synthetic")), sources[0][0])
-    mean, std = estimate_normalization(real, preprocessing, seed=config.seed)
-    preprocessing = PreprocessingConfig(channels=1, line_height=config.line_height, mean=(mean,), std=(std,))
+    mean, std = estimate_normalization(real, PreprocessingConfig(**geometry), seed=config.seed)
+    preprocessing = PreprocessingConfig(**geometry, mean=(mean,), std=(std,))
     overrides = {"input_channels": 1} if config.dropout is None else {"input_channels": 1, "dropout": config.dropout}
     model_config = ModelConfig(architecture(config.architecture, **overrides), charset.chars, preprocessing)
     model = build_model(model_config)
     if config.init_from:
         base, base_config = load_model(config.init_from)
-        model_config.preprocessing = base_config.preprocessing
+        # the base's pixel statistics are what its weights expect; the crop rule is this run's choice
+        model_config.preprocessing = replace(base_config.preprocessing, min_ink_share=config.min_ink_share)
         state = base.state_dict()
         if base_config.charset != charset.chars:  # new charset: keep the encoder, re-initialise the head
             state = {k: v for k, v in state.items() if not k.startswith("end_conv.")}
