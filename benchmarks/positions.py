@@ -55,7 +55,7 @@ def main() -> None:
         }
         for name, extents in boxes.items():
             spaces = [(x0 * scale, x1 * scale) for c, (x0, x1) in zip(line.chars, extents) if c.label == space]
-            offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], height)
+            offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], config.preprocessing)
             found[name] += [(o, (x1 - x0) / 2) for o, (x0, x1) in zip(offsets, spaces) if o is not None]
 
     print(f"{len(samples)} lines of {args.dataset} ({args.split}), position_lag {config.position_lag} frames")

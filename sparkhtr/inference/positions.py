@@ -14,7 +14,7 @@ next to a narrow gap may stick out of it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,11 +65,14 @@ def char_extents(
     return list(zip(edges, edges[1:]))
 
 
-def space_offsets(image: Image.Image, space_centers: Iterable[float], line_height: int) -> list[float | None]:
-    """For each space's center (network pixels, on ``image`` resized to ``line_height``), its
-    distance right of the nearest word gap's center, in network pixels; None where no gap is
-    near. Ink is any pixel darker than mid-gray."""
-    resized = resize_line(image, PreprocessingConfig(channels=1, line_height=line_height))
+def space_offsets(
+    image: Image.Image, space_centers: Iterable[float], preprocessing: PreprocessingConfig
+) -> list[float | None]:
+    """For each space's center (network pixels: on ``image`` prepared as ``preprocessing``, which
+    must resize to a line height), its distance right of the nearest word gap's center, in network
+    pixels; None where no gap is near. Ink is any pixel darker than mid-gray."""
+    line_height = preprocessing.line_height
+    resized = resize_line(image, replace(preprocessing, channels=1))
     ink = (np.asarray(resized) < 128).any(axis=0)
     gaps = _gap_centers(ink, MIN_GAP * line_height)
     offsets: list[float | None] = []
@@ -111,7 +114,8 @@ def estimate_position_lag(
         image = load_image(source, recognizer.limits)
         line = recognizer.decoder(recognizer.log_probs(image), recognizer.charset)
         centers = [(c.first_frame + c.last_frame + 1) / 2 * frame for c in line.chars if c.label == space]
-        offsets += [offset for offset in space_offsets(image, centers, height) if offset is not None]
+        found = space_offsets(image, centers, recognizer.config.preprocessing)
+        offsets += [offset for offset in found if offset is not None]
         lines += 1
     if len(offsets) < min_spaces:
         raise TooFewSpaces(

@@ -50,7 +50,7 @@ def test_recognized_spaces_fall_in_the_word_gaps():
         image = Image.open(line)
         scale = prepare_line(image, preprocessing).scale_x  # to network pixels
         spaces = [(c.x0 * scale, c.x1 * scale) for c in result.chars if c.char == " "]
-        offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], preprocessing.line_height)
+        offsets = space_offsets(image, [(x0 + x1) / 2 for x0, x1 in spaces], preprocessing)
         matched += [(o, (x1 - x0) / 2) for o, (x0, x1) in zip(offsets, spaces) if o is not None]
     assert len(matched) >= 8
     assert sum(abs(o) <= half for o, half in matched) >= 0.8 * len(matched)
