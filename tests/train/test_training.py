@@ -111,3 +111,18 @@ def test_moving_average_weights_are_validated_saved_and_resumed(trained_model_di
     with pytest.raises(ValueError, match="ema_decay must be between 0 and 1"):
         train(load_train_config(None, steps=1, **{**settings, "ema_decay": 1.5, "out": str(tmp_path / "x")}),
               progress=False)
+
+
+def test_fine_tuning_can_add_the_ink_share_crop(trained_model_dir, small_dataset, tmp_path):
+    """--min-ink-share on a fine-tune: the base's pixel statistics stay (its weights expect them),
+    the crop rule is the run's, and the saved model prepares lines with it."""
+    from sparkhtr.model.files import load_config
+
+    out = tmp_path / "cropped"
+    config = load_train_config(None, out=str(out), train=[str(small_dataset)], architecture="span_quarter",
+                               line_height=32, steps=1, batch_size=2, augment_p=0.0, workers=0, lr=1e-9,
+                               warmup_steps=1, charset="data", init_from=str(trained_model_dir), min_ink_share=0.6)
+    train(config, progress=False)
+    base, tuned = load_config(trained_model_dir).preprocessing, load_config(out).preprocessing
+    assert base.min_ink_share is None and tuned.min_ink_share == 0.6
+    assert (tuned.mean, tuned.std, tuned.line_height) == (base.mean, base.std, base.line_height)
