@@ -56,9 +56,10 @@ class PreprocessingConfig:
 
     ``min_ink_share`` set: before resizing, a line whose ink band (the rows holding the middle 96 %
     of its ink, ruling left out) fills less than that share of its height is cropped, around the
-    band, to the height at which it fills that share. Why: the network judges letter case by size
-    against the crop, and crops cut loose around small writing (or block capitals, which have no
-    ascenders or descenders) made it read capitals as small letters.
+    band, to the height at which it fills that share, but never below half its height. Why: the
+    network judges letter case by size against the crop, and crops cut loose around small writing
+    (or block capitals, which have no ascenders or descenders) made it read capitals as small
+    letters.
     """
 
     channels: int = 1
