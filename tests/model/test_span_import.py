@@ -188,7 +188,8 @@ def test_cli_writes_a_complete_model_dir(
     assert config["architecture"]["input_channels"] == 3
     assert config["architecture"]["conv_channels"] == [32, 64, 128, 256, 512, 512]
     pre = config["preprocessing"]
-    assert pre == {"channels": 3, "line_height": None, "rescale": 0.5, "mean": list(MEAN), "std": list(STD)}
+    assert pre == {"channels": 3, "line_height": None, "rescale": 0.5, "mean": list(MEAN), "std": list(STD),
+                   "min_ink_share": None}
     prov = config["provenance"]
     assert prov["checkpoint_file"] == "span_line_best.pt"
     assert prov["checkpoint_sha256"] == hashlib.sha256(checkpoint_file.read_bytes()).hexdigest()
