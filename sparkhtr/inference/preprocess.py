@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sparkhtr.inference.ink_band import crop_to_ink_share
+from sparkhtr.layout.ink_band import crop_to_ink_share
 from sparkhtr.model.config import PreprocessingConfig
 
 __all__ = ["PreparedLine", "Batch", "resize_line", "prepare_line", "make_batches", "collate"]

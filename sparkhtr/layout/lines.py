@@ -79,12 +79,13 @@ def _split_tall(boxes: list[LineBox], ink: np.ndarray, smooth: np.ndarray) -> li
 
 
 def _ink_mask(gray: np.ndarray) -> np.ndarray:
-    ink = gray < _otsu_threshold(gray)
+    ink = gray < otsu_threshold(gray)
     return ~ink if ink.mean() > 0.5 else ink  # most of a page is paper: invert light-on-dark
 
 
-def _otsu_threshold(gray: np.ndarray) -> int:
-    """The gray level that best splits the histogram into two classes (Otsu, 1979)."""
+def otsu_threshold(gray: np.ndarray) -> int:
+    """The gray level that best splits the histogram into two classes (Otsu, 1979): ink is
+    ``gray < threshold``."""
     hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
     levels = np.arange(256)
     weight = np.cumsum(hist)

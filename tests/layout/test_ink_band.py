@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sparkhtr.inference.ink_band import crop_to_ink_share, ink_band
 from sparkhtr.inference.preprocess import prepare_line, resize_line
+from sparkhtr.layout.ink_band import crop_to_ink_share, ink_band
 from sparkhtr.model.config import ModelConfig, PreprocessingConfig, architecture
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from sparkhtr.layout.lines import otsu_threshold
+
 __all__ = ["ink_band", "crop_to_ink_share"]
 
 BAND_QUANTILES = (0.02, 0.98)  # the band holds the middle 96 % of the ink: stray dots stay out
@@ -18,23 +20,11 @@ MIN_KEPT_HEIGHT = 0.5  # a crop keeps at least this share of the height: a line 
 # has a band a few rows high, and cutting to it would blow the line up to tens of thousands of px
 
 
-def _otsu_threshold(gray: np.ndarray) -> int:
-    """The gray level that ends the dark class (Otsu's method): ink is ``gray <= threshold``."""
-    counts = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
-    share = counts / counts.sum()
-    below = np.cumsum(share)
-    mean_below = np.cumsum(share * np.arange(256))
-    between = (mean_below[-1] * below - mean_below) ** 2 / (below * (1.0 - below) + 1e-12)
-    return int(np.argmax(between))
-
-
 def ink_band(gray: np.ndarray) -> tuple[int, int] | None:
     """Rows [top, bottom) holding the middle 96 % of the ink of a dark-on-light 8-bit line, ruling
     rows left out; None when the line has no ink to speak of."""
-    ink = gray <= _otsu_threshold(gray)
+    ink = gray < otsu_threshold(gray)
     inked_columns = int(ink.any(axis=0).sum())
-    if inked_columns == 0:
-        return None
     rows = ink.sum(axis=1).astype(np.float64)
     rows[rows > RULING_COVERAGE * inked_columns] = 0.0
     total = rows.sum()
@@ -50,7 +40,7 @@ def crop_to_ink_share(image: Image.Image, share: float) -> Image.Image:
     """``image`` cropped vertically, around its ink band, to the height at which the band fills
     ``share`` of it, but never to less than half its height; unchanged when the band already
     fills that much, or there is no ink."""
-    gray = np.asarray(image.convert("L"))
+    gray = np.asarray(image if image.mode == "L" else image.convert("L"))
     band = ink_band(gray)
     height = gray.shape[0]
     if band is None:
