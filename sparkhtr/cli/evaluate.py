@@ -20,17 +20,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N lines")
+    p.add_argument(
+        "--corrections", metavar="TSV", default=None,
+        help="file of '<line id><TAB><text>' lines: transcriptions that replace wrong dataset labels "
+        "(the summary lists the lines corrected)",
+    )
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.cli.recognize import load_recognizer
+    from sparkhtr.data.corrections import apply_corrections, read_corrections
     from sparkhtr.data.datasets import open_dataset
     from sparkhtr.train.evaluate import evaluate, write_evaluation
 
     report: list[str] = []
     samples = open_dataset(args.dataset, split=None if args.split == "all" else args.split, report=report)
+    corrected: list[str] = []
+    if args.corrections:
+        samples, corrected, unmatched = apply_corrections(samples, read_corrections(args.corrections))
+        if unmatched:
+            names = ", ".join(unmatched)
+            print(f"{args.corrections}: {len(unmatched)} correction(s) for lines not in this split: {names}")
     samples = samples[: args.limit] if args.limit else samples
     if not samples:
         raise ValueError(f"{args.dataset}: no lines in split {args.split!r} (use --split all for every line)")
@@ -38,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(recognizer, samples, batch_size=args.batch_size, progress=True)
     result.skipped[:0] = report
     result.summary["skipped"] = len(result.skipped)
+    if args.corrections:
+        evaluated = {line["id"] for line in result.lines}
+        result.summary["corrections"] = str(args.corrections)
+        result.summary["corrected_lines"] = [line_id for line_id in corrected if line_id in evaluated]
     for line in result.skipped:
         print(f"skipped: {line}")
     if args.out:
@@ -49,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines, "
         f"{summary['decoder']} decoding" + (" with a language model" if summary.get("lm") else "")
         + (f", letters written in {summary['letter_case']} case" if summary["letter_case"] != "as_read" else "")
+        + (f", {len(summary['corrected_lines'])} label(s) corrected" if args.corrections else "")
     )
     return 0
