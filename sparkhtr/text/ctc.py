@@ -169,6 +169,7 @@ def beam_decode(
     lexicon: Lexicon | None = None,
     word_bonus: float = 0.0,
     oov_penalty: float = 0.0,
+    margin: float | None = 8.0,
 ) -> DecodedLine:
     """CTC prefix beam search over one line's (T, C) log-probabilities.
 
@@ -183,6 +184,9 @@ def beam_decode(
             (8.17 % against 8.19 %) at 6.5 ms instead of 56 ms per line.
         lexicon: known words; a character (or the line end) that closes a word adds
             ``word_bonus`` to the path's log-prob if the word is in it, ``-oov_penalty`` if not.
+        margin: of the ``beam_width`` best hypotheses, those ranked more than this below the best
+            are dropped too (None: keep all). With the bundled model at width 40, 8 read 400
+            degraded held-out Copiste lines exactly as None did (9.35 % CER) in 57 % of the time.
 
     Unlike greedy decoding, a text's probability is summed over all its alignments: two frames of
     p(blank) 0.6, p("a") 0.4 read "a" (0.64), where the best single path reads "" (0.36).
@@ -239,7 +243,11 @@ def beam_decode(
                 entry = _entry(following, text + char, c)
                 entry.add(False, source + p + gain(text, char), (prefix.spans, c, t, t))
         if len(following) > beam_width:
-            following = dict(heapq.nlargest(beam_width, following.items(), key=rank))
+            kept = heapq.nlargest(beam_width, following.items(), key=rank)
+            if margin is not None:
+                floor = rank(kept[0]) - margin
+                kept = [item for item in kept if rank(item) >= floor]
+            following = dict(kept)
         beams = following
 
     def final(item: tuple[str, _Prefix]) -> float:

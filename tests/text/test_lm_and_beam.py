@@ -163,3 +163,26 @@ def test_format_1_files_still_load_and_a_damaged_lexicon_is_named(tmp_path: Path
         json.dump({**data, "format": "sparkhtr-charlm/2", "lexicon": "chat"}, handle)
     with pytest.raises(ValueError, match="bad.json.gz: a damaged sparkhtr language model .*not a list of words"):
         CharNgramLM.load(tmp_path / "bad.json.gz")
+
+
+def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
+    """The default margin (8) only drops hypotheses far behind the best: on real lines, with the
+    bundled model and its LM, the texts match those of the unpruned beam; a margin of 0 keeps
+    only the best-ranked hypothesis once the beam is full, and reads differently somewhere."""
+    from sparkhtr import Recognizer
+
+    recognizer = Recognizer.pretrained(decoder="beam")
+    decoder = recognizer.decoder
+    charset = recognizer.charset
+
+    def read(log_probs: np.ndarray, margin: float | None) -> str:
+        line = beam_decode(log_probs, len(charset), charset, decoder.lm, decoder.lm_weight, decoder.length_bonus,
+                           decoder.beam_width, lexicon=decoder.lexicon, word_bonus=decoder.word_bonus,
+                           oov_penalty=decoder.oov_penalty, margin=margin)
+        return "".join(charset[c.label] for c in line.chars)
+
+    lines = [recognizer.log_probs(path) for path in val_lines]
+    default = [read(lp, 8.0) for lp in lines]
+    assert default == [read(lp, None) for lp in lines]
+    assert default == [recognizer.recognize(path).text for path in val_lines]  # 8 is what decoders use
+    assert default != [read(lp, 0.0) for lp in lines]
