@@ -5,7 +5,7 @@ figures compare decoding alone (the network's own time is printed once, as the b
 decoders' cost is measured against). Decoders: greedy (SPAN's), and beam search with the model's
 LM at several beam widths, with and without its lexicon, and without any LM.
 
-    python benchmarks/decoding.py ../shared/data/copiste_dun_jour_fr --split val [--model MODEL] [--widths 10 20 30]
+    python benchmarks/decoding.py ../shared/data/copiste_dun_jour_fr --split val [--model MODEL] [--widths 10 20 40]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sparkhtr.text.metrics import corpus_scores
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_dataset_arguments(parser)
-    parser.add_argument("--widths", type=int, nargs="+", default=[10, 20, 30])
+    parser.add_argument("--widths", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the network (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
