@@ -34,11 +34,12 @@ def read_corrections(path: str | Path) -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         line_id, tab, text = line.partition("\t")
-        if not tab or not line_id.strip() or not normalize_text(text):
+        line_id, text = line_id.strip(), normalize_text(text)
+        if not tab or not line_id or not text:
             raise ValueError(f"{path}:{number}: expected '<line id><TAB><transcription>', got {line!r}")
-        if line_id.strip() in corrections:
-            raise ValueError(f"{path}:{number}: line {line_id.strip()!r} is corrected twice")
-        corrections[line_id.strip()] = normalize_text(text)
+        if line_id in corrections:
+            raise ValueError(f"{path}:{number}: line {line_id!r} is corrected twice")
+        corrections[line_id] = text
     return corrections
 
 
