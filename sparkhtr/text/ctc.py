@@ -243,11 +243,10 @@ def beam_decode(
                 entry = _entry(following, text + char, c)
                 entry.add(False, source + p + gain(text, char), (prefix.spans, c, t, t))
         if len(following) > beam_width:
-            kept = heapq.nlargest(beam_width, following.items(), key=rank)
-            if margin is not None:
-                floor = rank(kept[0]) - margin
-                kept = [item for item in kept if rank(item) >= floor]
-            following = dict(kept)
+            # Each rank computed once: (rank, -arrival) orders as nlargest's key= does, earlier first on ties.
+            ranked = heapq.nlargest(beam_width, ((rank(item), -i, item) for i, item in enumerate(following.items())))
+            floor = ranked[0][0] - margin if margin is not None else _NEG
+            following = dict(item for score, _, item in ranked if score >= floor)
         beams = following
 
     def final(item: tuple[str, _Prefix]) -> float:
