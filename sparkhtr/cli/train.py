@@ -17,8 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="training data, repeatable: a folder, KIND:PATH (iam, rimes, read2016, page, alto) "
         "or synthetic:FONTS_DIR, with an optional mixing weight, e.g. data/lines@0.5",
     )
-    p.add_argument("--val", help="validation dataset spec (its 'val' split is used)")
+    p.add_argument(
+        "--val", action="append", help="validation dataset spec, repeatable (their 'val' split is used)"
+    )
     p.add_argument("--val-split", help="split of --val to validate on (default val)")
+    p.add_argument(
+        "--splits", metavar="PATH",
+        help="a split map, or a folder of <dataset>.tsv split maps (e.g. configs/splits), for every dataset",
+    )
     p.add_argument("--out", help="output model directory")
     p.add_argument("--architecture", help="span, span_half, span_small or span_quarter")
     p.add_argument("--line-height", type=int)
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         train=args.train,
         val=args.val,
         val_split=args.val_split,
+        splits=args.splits,
         architecture=args.architecture,
         line_height=args.line_height,
         min_ink_share=args.min_ink_share,

@@ -14,8 +14,8 @@ from sparkhtr.text.charset import normalize_text
 __all__ = ["read_folder"]
 
 
-
-def _read_splits(root: Path) -> dict[str, str]:
+def _read_manifest(root: Path) -> dict[str, tuple[str, str | None]]:
+    """Each line id's split and group (None where the manifest has no ``group`` column)."""
     manifest = root / "manifest.tsv"
     if not manifest.is_file():
         return {}
@@ -23,7 +23,7 @@ def _read_splits(root: Path) -> dict[str, str]:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         if not reader.fieldnames or "id" not in reader.fieldnames or "split" not in reader.fieldnames:
             raise ValueError(f"{manifest}: needs 'id' and 'split' columns")
-        return {row["id"]: row["split"] for row in reader}
+        return {row["id"]: (row["split"], row.get("group") or None) for row in reader}
 
 
 def read_folder(path: str | Path, report: list[str] | None = None) -> list[LineSample]:
@@ -35,7 +35,7 @@ def read_folder(path: str | Path, report: list[str] | None = None) -> list[LineS
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such dataset folder")
     images_dir = root / "lines" if (root / "lines").is_dir() else root
-    splits = _read_splits(root)
+    manifest = _read_manifest(root)
     samples = []
     for image_path in sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
         line_id = image_path.stem
@@ -45,13 +45,15 @@ def read_folder(path: str | Path, report: list[str] | None = None) -> list[LineS
             if report is not None:
                 report.append(f"{line_id}: {'empty' if text_path.is_file() else 'no'} transcription, skipped")
             continue
+        split, group = manifest.get(line_id, ("train", None))
         samples.append(
             LineSample(
                 id=line_id,
                 text=text,
-                split=splits.get(line_id, "train"),
+                split=split,
                 load=lambda p=image_path, i=line_id: load_image(p, name=f"{i} ({p})"),
                 source=image_path,
+                group=group,
             )
         )
     return samples

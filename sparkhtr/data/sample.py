@@ -22,6 +22,7 @@ class LineSample:
     split: str  # "train", "val" or "test"
     load: LazyImage
     source: Path | None = None  # the file the line comes from, for error messages
+    group: str | None = None  # the document or writer the line belongs to (a manifest's ``group`` column)
 
     def image(self) -> Image.Image:
         return self.load()

@@ -25,8 +25,9 @@ class DataSource:
 class TrainConfig:
     out: str = "runs/model"
     train: list[DataSource] = field(default_factory=list)
-    val: str | None = None  # dataset spec; its "val" split is used
+    val: str | list[str] | None = None  # dataset spec(s); their ``val_split`` lines are used
     val_split: str = "val"
+    splits: str | None = None  # a split map or a folder of them (sparkhtr.data.splits), for every real dataset
     val_limit: int | None = None  # validate on at most this many lines (None: all)
     architecture: str = "span_small"
     line_height: int = 64

@@ -62,7 +62,7 @@ def open_sources(config: TrainConfig, charset: Charset | None, log) -> list[tupl
             )
         else:
             report: list[str] = []
-            samples = open_dataset(source.spec, split=source.split, report=report)
+            samples = open_dataset(source.spec, split=source.split, report=report, splits=config.splits)
             for line in report:
                 log({"kind": "skipped", "source": source.spec, "reason": line})
             if charset is not None:
@@ -330,7 +330,8 @@ def _readable_images(samples: Sequence[LineSample]) -> Iterator[Image.Image]:
 def _validation_samples(config: TrainConfig) -> list[LineSample]:
     if not config.val:
         return []
-    samples = open_dataset(config.val, split=config.val_split)
+    specs = [config.val] if isinstance(config.val, str) else config.val
+    samples = [s for spec in specs for s in open_dataset(spec, split=config.val_split, splits=config.splits)]
     if config.val_limit:
         samples = random.Random(0).sample(samples, min(config.val_limit, len(samples)))
     return samples
