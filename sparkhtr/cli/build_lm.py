@@ -21,6 +21,16 @@ test set. The model was most likely trained on these lines and reads them far be
 ones, which favours too light an LM; so each held-out line is first degraded
 (sparkhtr.data.augment.unseen_writer_degradation) until it reads about as badly as a new
 writer's. --tune-degrade 0 turns that off, for a dataset the model has not seen.
+
+--tune-on DATASET (repeatable) tunes on that dataset's --tune-split lines instead (default dev,
+with --splits, e.g. configs/splits): lines kept out of the model's training, read as they are
+(no degradation), N of them at random with --tune N, else all.
+
+Prose (.txt files of paragraphs) is cut into line-length pieces at word boundaries (--wrap,
+default 60 characters; 0 keeps lines whole), so the LM learns how lines begin and end from
+line-like text; --straight-quotes writes typographic quotes and apostrophes as the straight ones
+most transcriptions use; --min-count drops contexts seen fewer times, so megabytes of prose make
+a file of a few MB.
 """
 
 from __future__ import annotations
@@ -51,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="datasets (folder or KIND:PATH) or .txt files")
     p.add_argument("--out", required=True, help="file to write, e.g. MODEL_DIR/lm.json.gz")
     p.add_argument("--split", default="train", help="split of dataset sources to read (default train; 'all')")
+    p.add_argument(
+        "--splits", metavar="PATH", default=None,
+        help="a split map or a folder of them (e.g. configs/splits) that sets the datasets' splits",
+    )
+    p.add_argument("--wrap", type=int, default=60, help="cut .txt lines into pieces of about N characters (0: off)")
+    p.add_argument("--straight-quotes", action="store_true", help="write ‘ ’ “ ” „ as ' and \" in .txt sources")
+    p.add_argument("--min-count", type=int, default=1, help="drop contexts seen fewer than N times (default 1)")
     p.add_argument("--model", default=None, help="model whose charset the LM covers (default: the bundled one)")
     p.add_argument("--order", type=int, default=6, help="characters of context + 1 (default 6)")
     p.add_argument("--lm-weight", type=float, default=None, help="decoding setting stored in the file")
@@ -69,16 +86,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beam-width", type=int, default=10, help="hypotheses kept per frame, stored (default 10)")
     p.add_argument("--tune", type=int, default=0, metavar="N", help="choose the settings on N held-out lines")
     p.add_argument(
-        "--tune-degrade", type=float, default=1.0, metavar="P",
-        help="probability of each degradation of a held-out line (default 1; 0 for lines the model never saw)",
+        "--tune-degrade", type=float, default=None, metavar="P",
+        help="probability of each degradation of a held-out line (default 1, and 0 with --tune-on: "
+        "0 is for lines the model never saw)",
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runs the model for --tune")
     p.add_argument("--seed", type=int, default=0, help="which lines --tune holds out (default 0)")
+    p.add_argument(
+        "--tune-on", action="append", default=None, metavar="DATASET",
+        help="tune on this dataset's --tune-split lines (repeatable) instead of lines held out of the sources",
+    )
+    p.add_argument("--tune-split", default="dev", help="split of --tune-on datasets (default dev)")
     p.set_defaults(func=run)
 
 
-def read_sources(sources: list[str], split: str) -> tuple[list[str], list[LineSample]]:
-    """The text lines of .txt sources, and the samples of dataset sources."""
+STRAIGHT_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "…": "..."})
+
+
+def wrap_text(line: str, width: int) -> list[str]:
+    """``line`` cut at spaces into pieces of about ``width`` characters (a longer word stays whole)."""
+    if width <= 0 or len(line) <= width:
+        return [line]
+    pieces, current = [], ""
+    for word in line.split():
+        if current and len(current) + 1 + len(word) > width:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    return pieces + ([current] if current else [])
+
+
+def read_sources(
+    sources: list[str], split: str, splits: str | None = None, wrap: int = 0, straight_quotes: bool = False
+) -> tuple[list[str], list[LineSample]]:
+    """The text lines of .txt sources (wrapped to ``wrap`` characters), and the samples of dataset sources."""
     from sparkhtr.data.datasets import open_dataset
 
     texts: list[str] = []
@@ -86,10 +128,13 @@ def read_sources(sources: list[str], split: str) -> tuple[list[str], list[LineSa
     for source in sources:
         path = Path(source)
         if path.is_file() and path.suffix.lower() == ".txt":
-            found = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            text = path.read_text(encoding="utf-8")
+            if straight_quotes:
+                text = text.translate(STRAIGHT_QUOTES)
+            found = [piece for line in text.splitlines() if line.strip() for piece in wrap_text(line, wrap)]
             texts.extend(found)
         else:
-            found = open_dataset(source, split=None if split == "all" else split)
+            found = open_dataset(source, split=None if split == "all" else split, splits=splits)
             samples.extend(found)
         if not found:
             raise ValueError(f"{source}: no text lines (split {split!r})")
@@ -105,6 +150,16 @@ def hold_out(samples: list[LineSample], count: int, seed: int) -> tuple[list[Lin
     held_texts = {normalize_text(s.text) for s in held}
     rest = [s for i, s in enumerate(samples) if i not in chosen and normalize_text(s.text) not in held_texts]
     return held, rest
+
+
+def tuning_lines(specs: list[str], split: str, splits: str | None, count: int, seed: int) -> list[LineSample]:
+    """The ``split`` lines of each dataset in ``specs``; ``count`` of them at random when count > 0."""
+    from sparkhtr.data.datasets import open_dataset
+
+    lines = [s for spec in specs for s in open_dataset(spec, split=split, splits=splits)]
+    if not lines:
+        raise ValueError(f"--tune-on: no lines in split {split!r} of {', '.join(specs)}")
+    return random.Random(seed).sample(lines, count) if 0 < count < len(lines) else lines
 
 
 def caps_copies(texts: list[str], share: float, seed: int) -> list[str]:
@@ -129,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
     from sparkhtr.registry import model_dir
 
     given = [args.lm_weight, args.length_bonus, args.word_bonus, args.oov_penalty]
-    if args.tune and any(value is not None for value in given):
+    if args.tune_degrade is None:
+        args.tune_degrade = 0.0 if args.tune_on else 1.0
+    if (args.tune or args.tune_on) and any(value is not None for value in given):
         raise ValueError(
             "--tune chooses --lm-weight, --length-bonus, --word-bonus and --oov-penalty: give either --tune or those"
         )
@@ -141,9 +198,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tune-degrade must be between 0 and 1, got {args.tune_degrade}")
     model = model_dir(args.model)
     charset = load_config(model).charset
-    texts, samples = read_sources(args.sources, args.split)
+    texts, samples = read_sources(args.sources, args.split, args.splits, args.wrap, args.straight_quotes)
     held: list[LineSample] = []
-    if args.tune:
+    if args.tune_on:
+        held = tuning_lines(args.tune_on, args.tune_split, args.splits, args.tune, args.seed)
+    elif args.tune:
         held, samples = hold_out(samples, args.tune, args.seed)
     texts += [sample.text for sample in samples]
     texts += caps_copies(texts, args.caps_copies, args.seed)
@@ -154,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty"):
         if getattr(args, key) is not None:
             decoding[key] = getattr(args, key)
-    lm = CharNgramLM.train(texts, order=args.order, vocab=charset, decoding=decoding)
+    lm = CharNgramLM.train(texts, order=args.order, vocab=charset, decoding=decoding).prune(args.min_count)
     lm.lexicon = lexicon
     if held:
         lm.decoding = tune(lm, model, held, args)

@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.registry import DEFAULT_MODEL, bundled_dir, list_models
+    from sparkhtr.text.decoders import model_languages
 
     models = list_models()
     if not models:
@@ -24,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
         where = "bundled" if path.parent == bundled_dir() else "cache"
         default = " (default)" if name == DEFAULT_MODEL else ""
         arch = config["architecture"]["name"]
-        print(f"{name}{default}\t{where}\t{arch}\t{len(config['charset'])} chars\t{path}")
+        langs = ",".join(model_languages(path)) or "-"
+        print(f"{name}{default}\t{where}\t{arch}\t{len(config['charset'])} chars\tlang {langs}\t{path}")
     return 0

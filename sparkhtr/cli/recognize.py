@@ -49,6 +49,11 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
         "(the default: beam when the model has a language model or --lm is given, else greedy)",
     )
     group.add_argument("--lm", default=None, help="language model file for beam search (default: the model's)")
+    group.add_argument(
+        "--lang", default=None,
+        help="the model's language model for this language: en, fr, de (bundled model), or auto (the default, "
+        "its mixed LM); `sparkhtr models` lists each model's languages",
+    )
     group.add_argument("--lm-weight", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--length-bonus", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--beam-width", type=int, default=None, help="default: the LM file's setting, else 10")
@@ -77,7 +82,7 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
     if args is not None:
         names = ("lm_weight", "length_bonus", "beam_width", "word_bonus", "oov_penalty")
         settings = {name: getattr(args, name) for name in names}
-        decoder = make_decoder(args.decoder, path, args.lm, **settings)
+        decoder = make_decoder(args.decoder, path, args.lm, lang=args.lang, **settings)
         kwargs.setdefault("letter_case", args.letter_case)
     return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)
 

@@ -143,6 +143,7 @@ class Recognizer:
         num_threads: int | None = None,
         decoder: str | Decoder = "auto",
         lm: str | Path | None = None,
+        lang: str | None = None,
         **kwargs,
     ) -> Recognizer:
         """A recognizer from a model directory (config.json + model.safetensors), or an .onnx file.
@@ -152,11 +153,13 @@ class Recognizer:
         model ``lm``, by default the model directory's lm.json.gz when it has one), or a Decoder.
         The default, "auto", is "beam" when there is such an LM (the bundled model has one), else
         "greedy": on Copiste val lines beam + LM made a sixth fewer errors at two thirds the lines/s.
+        ``lang`` ("en", "fr", "de", ...) chooses the model directory's LM for that language
+        (lm.<lang>.json.gz); None or "auto" its default LM, which mixes its languages.
         ``letter_case`` (among ``kwargs``, which go to the constructor): "as_read", "upper" or "lower".
         """
         check_letter_case(kwargs.get("letter_case", "as_read"))  # before minutes of loading, not after
         if isinstance(decoder, str):
-            decoder = make_decoder(decoder, path, lm)
+            decoder = make_decoder(decoder, path, lm, lang=lang)
         if backend == "torch":
             if num_threads:
                 torch.set_num_threads(num_threads)

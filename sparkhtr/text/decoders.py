@@ -21,9 +21,11 @@ from sparkhtr.text.ctc import DecodedLine, beam_decode, greedy_decode
 from sparkhtr.text.lexicon import Lexicon
 from sparkhtr.text.lm import LM_FILE, CharNgramLM
 
-__all__ = ["Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "make_decoder"]
+__all__ = ["Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "MIXED_LANGS", "make_decoder", "model_languages"]
 
 DECODERS = ("auto", "greedy", "beam")
+# ``lang`` values that choose a model directory's default LM (lm.json.gz), which mixes its languages.
+MIXED_LANGS = ("auto", "mixed")
 DEFAULT_BEAM_WIDTH = 10  # when neither the caller nor the LM file sets one
 
 
@@ -89,17 +91,42 @@ class BeamDecoder(Decoder):
         )
 
 
-def make_decoder(name: str, model_dir: str | Path | None = None, lm: str | Path | None = None, **settings) -> Decoder:
-    """``"greedy"``, or ``"beam"`` with the LM ``lm`` (a file), else the model directory's lm.json.gz if any;
+def model_languages(model_dir: str | Path) -> list[str]:
+    """The languages a model directory has a language model for: ``lm.<lang>.json.gz`` files,
+    plus "auto" when it has a default lm.json.gz."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        return []
+    found = sorted(p.name.removeprefix("lm.").removesuffix(".json.gz") for p in folder.glob("lm.*.json.gz"))
+    return found + (["auto"] if (folder / LM_FILE).is_file() else [])
+
+
+def _model_lm(model_dir: str | Path | None, lang: str | None) -> Path | None:
+    """The model directory's LM for ``lang``: lm.<lang>.json.gz, or lm.json.gz for None / "auto" / "mixed"."""
+    folder = Path(model_dir) if model_dir is not None and Path(model_dir).is_dir() else None
+    if lang is None or lang in MIXED_LANGS:
+        return folder / LM_FILE if folder is not None and (folder / LM_FILE).is_file() else None
+    path = folder / f"lm.{lang}.json.gz" if folder is not None else None
+    if path is None or not path.is_file():
+        known = ", ".join(model_languages(model_dir)) if folder is not None else "none"
+        raise ValueError(f"no language model for lang={lang!r} in {model_dir} (available: {known or 'none'})")
+    return path
+
+
+def make_decoder(
+    name: str, model_dir: str | Path | None = None, lm: str | Path | None = None, lang: str | None = None, **settings
+) -> Decoder:
+    """``"greedy"``, or ``"beam"`` with the LM ``lm`` (a file), else the model directory's LM for
+    ``lang`` ("en", "fr", "de", ...: its lm.<lang>.json.gz; None or "auto": its lm.json.gz) if any;
     ``"auto"``: beam when there is such an LM, else greedy."""
-    model_lm = Path(model_dir) / LM_FILE if model_dir is not None and Path(model_dir).is_dir() else None
-    if model_lm is not None and not model_lm.is_file():
-        model_lm = None
+    if lm is not None and lang is not None:
+        raise ValueError("give a language model file (lm) or a language (lang), not both")
+    model_lm = _model_lm(model_dir, lang)
     if name == "auto":
         name = "beam" if lm is not None or model_lm is not None else "greedy"
     if name == "greedy":
-        if lm is not None:
-            raise ValueError("a language model is used by the beam decoder only: pass decoder='beam'")
+        if lm is not None or (lang is not None and lang not in MIXED_LANGS):
+            raise ValueError("a language model (lm or lang) is used by the beam decoder only: pass decoder='beam'")
         return GreedyDecoder()
     if name != "beam":
         raise ValueError(f"unknown decoder {name!r}: use one of {', '.join(DECODERS)}")

@@ -95,6 +95,16 @@ class CharNgramLM:
         vocab = allowed if allowed is not None else seen
         return cls(order, vocab, {h: dict(f) for h, f in counts.items()}, decoding)
 
+    def prune(self, min_count: int) -> CharNgramLM:
+        """Drop contexts (other than the empty one) seen fewer than ``min_count`` times: a model
+        of megabytes of prose keeps its common sequences in a file a few MB large. A pruned
+        context backs off to the longest shorter one kept, as a never-seen context does."""
+        if min_count > 1:
+            self.counts = {h: f for h, f in self.counts.items() if not h or sum(f.values()) >= min_count}
+            self._totals = {h: (sum(f.values()), len(f)) for h, f in self.counts.items()}
+            self._cached.cache_clear()
+        return self
+
     def log_prob(self, context: str, char: str) -> float:
         """log P(char | context); only the last order-1 characters of ``context`` matter."""
         keep = self.order - 1
