@@ -23,6 +23,7 @@ from pyspark.sql.types import BinaryType, StringType, StructField, StructType
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS, ImageError, ImageLimits, load_image
 from sparkhtr.spark.image_struct import IMAGE_FIELDS, IMAGE_SCHEMA, ImageType, encode_image, invalid_image
 from sparkhtr.spark.params import HasErrorCol, HasImageType, HasInputOutputCols, HasMaxPixels, HasOriginCol
+from sparkhtr.spark.python_env import stage_python
 
 __all__ = ["BinaryToImage", "decode_files"]
 
@@ -112,7 +113,8 @@ class BinaryToImage(
         )
         decode = _decode_udf(int(ImageType(self.getImageType())), self.getMaxPixels())
         tmp = f"__sparkhtr_{self.uid}"
-        decoded = dataset.withColumn(tmp, decode(F.col(input_col), origin))
+        with stage_python(dataset.sparkSession):  # the UDF takes the workers' Python when it is applied
+            decoded = dataset.withColumn(tmp, decode(F.col(input_col), origin))
         image = F.struct(*[F.col(tmp).getField(name).alias(name) for name in IMAGE_FIELDS])
         return (
             decoded.withColumn(self.getOutputCol(), image)

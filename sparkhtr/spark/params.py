@@ -32,6 +32,8 @@ __all__ = [
     "HasNumThreads",
     "HasMaxPixels",
     "HasParagraph",
+    "HasLang",
+    "MIXED_LANG_VALUES",
 ]
 
 
@@ -264,3 +266,27 @@ class HasParagraph(Params):
 
     def setParagraph(self, value: bool) -> HasParagraph:
         return self._set(paragraph=value)
+
+
+# ``lang`` values that mean the model's default LM, which mixes its languages (None: unset).
+MIXED_LANG_VALUES = ("auto", "mixed")
+
+
+class HasLang(Params):
+    lang: Param[str] = Param(
+        Params._dummy(), "lang",
+        "language of the beam decoder's LM: 'en', 'fr', 'de'... (the model directory's lm.<lang>.json.gz); "
+        "unset or 'auto': the model's default LM, which mixes its languages; the greedy decoder uses none",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def getLang(self) -> str | None:
+        """The language asked for, or None for the model's default (mixed) LM."""
+        value = self.getOrDefault(self.lang) if self.isDefined(self.lang) else None
+        return None if value is None or value in MIXED_LANG_VALUES else value
+
+    def setLang(self, value: str | None) -> HasLang:
+        if value is None:
+            self.clear(self.lang)
+            return self
+        return self._set(lang=value)

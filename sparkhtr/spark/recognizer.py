@@ -10,6 +10,8 @@ null text and a message, and the others go on.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +26,12 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
+from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS
 from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
 from sparkhtr.spark.params import (
+    MIXED_LANG_VALUES,
     HasBackend,
     HasBatchSize,
     HasConfidenceCol,
@@ -36,6 +40,7 @@ from sparkhtr.spark.params import (
     HasErrorCol,
     HasInputErrorCol,
     HasInputOutputCols,
+    HasLang,
     HasLetterCase,
     HasMaxPixels,
     HasModelPath,
@@ -45,6 +50,7 @@ from sparkhtr.spark.params import (
     check_letter_case,
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
+from sparkhtr.spark.python_env import stage_python
 from sparkhtr.spark.worker import (
     ModelSpec,
     get_recognizer,
@@ -55,7 +61,9 @@ from sparkhtr.spark.worker import (
     set_task_threads,
 )
 
-__all__ = ["ImageHandwrittenTextRecognizer"]
+__all__ = ["ImageHandwrittenTextRecognizer", "model_languages"]
+
+log = logging.getLogger(__name__)
 
 RESULT_SCHEMA = StructType(
     [
@@ -81,6 +89,39 @@ def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, A
         files = read_model_files(source)
         _SHIPPED[key] = (model_digest(files), sc.broadcast(files))
     return _SHIPPED[key]
+
+
+def model_languages(source: Path) -> list[str]:
+    """The languages a model directory has an LM for (``lm.<lang>.json.gz``); [] when it has none,
+    or when this sparkhtr's decoders do not pick LMs by language."""
+    try:
+        from sparkhtr.text.decoders import model_languages as languages
+    except ImportError:
+        return []
+    return [lang for lang in languages(source) if lang not in MIXED_LANG_VALUES]
+
+
+def _languages_supported() -> bool:
+    return "lang" in inspect.signature(Recognizer.load).parameters
+
+
+def check_lang(source: Path, lang: str | None, decoder: str) -> str | None:
+    """The language the workers' recognizers get (None: the default LM); a clear ValueError on the driver
+    for one the model has no LM for, rather than the same error in every task."""
+    if lang is None or decoder == "greedy":  # greedy decoding uses no LM, so no language either
+        return None
+    if not _languages_supported():
+        raise ValueError(
+            f"lang={lang!r}: this sparkhtr's Recognizer has one language model per model directory; "
+            "leave lang unset (or 'auto') for the model's default LM"
+        )
+    available = model_languages(source)
+    if lang not in available:
+        raise ValueError(
+            f"lang={lang!r}: the model {source} has no language model for it "
+            f"(available: {', '.join(available) or 'none'}; unset or 'auto': its default LM)"
+        )
+    return lang
 
 
 def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int, paragraph: bool) -> Any:
@@ -109,6 +150,7 @@ class ImageHandwrittenTextRecognizer(
     HasNumThreads,
     HasMaxPixels,
     HasParagraph,
+    HasLang,
     MLReadable,
     MLWritable,
 ):
@@ -141,6 +183,7 @@ class ImageHandwrittenTextRecognizer(
         numThreads: int = 0,
         maxPixels: int = DEFAULT_MAX_PIXELS,
         paragraph: bool = False,
+        lang: str | None = None,
     ) -> None:
         super().__init__()
         self._setDefault(
@@ -161,14 +204,26 @@ class ImageHandwrittenTextRecognizer(
 
     @classmethod
     def pretrained(
-        cls, name: str | None = None, lang: str = "en", remote_loc: str | None = None
+        cls, name: str | None = None, lang: str | None = None, remote_loc: str | None = None
     ) -> ImageHandwrittenTextRecognizer:
-        """A recognizer for a named model: bundled ones, then ``$SPARKHTR_CACHE``; ``remote_loc`` is searched first.
+        """A recognizer for a named model, called as Spark OCR's ``pretrained(name, lang, remote_loc)``.
 
-        ``lang`` is accepted for Spark OCR's signature; the name alone picks the model. An unknown
+        ``name``: one of ours (bundled, then ``$SPARKHTR_CACHE``), or a Spark OCR name such as
+        ``image_handwritten_text_recognition_span0819`` or ``ocr_base_handwritten``, which resolves
+        to our best model for ``lang`` (one logged line says which). ``remote_loc`` is a local
+        folder searched first (Spark OCR's ``public/ocr/models`` is accepted and simply not found);
+        one with ``..`` parts is refused. ``lang`` also picks the decoder's language model when the
+        model ships one for it; otherwise its default LM is used, and a line says so. An unknown
         name raises ``sparkhtr.registry.UnknownModelError`` listing the available ones.
         """
-        return cls(modelPath=str(resolve_model(name, location=remote_loc)))
+        source = resolve_model(name, location=remote_loc, lang=lang)
+        stage = cls(modelPath=str(source))
+        if lang is not None and lang not in MIXED_LANG_VALUES:
+            if _languages_supported() and lang in model_languages(source):
+                stage.setLang(lang)
+            else:
+                log.info("lang=%s: %s has no language model of its own for it; its default LM is used", lang, source)
+        return stage
 
     def resolvedModelPath(self) -> Path:
         """The local model directory: ``modelPath`` (a ``file:`` URI is accepted) or the default model."""
@@ -194,7 +249,7 @@ class ImageHandwrittenTextRecognizer(
         entry = source.name if source.is_file() else None
         spec = ModelSpec(
             digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder(),
-            self.getLetterCase(),
+            self.getLetterCase(), check_lang(source, self.getLang(), self.getDecoder()),
         )
         recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
         error_col = self.getInputErrorCol()
@@ -204,7 +259,8 @@ class ImageHandwrittenTextRecognizer(
             else F.lit(None).cast("string")
         )
         tmp = f"__sparkhtr_{self.uid}"
-        result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
+        with stage_python(spark):  # the UDF takes the workers' Python when it is applied to its columns
+            result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
         result = result.withColumn(self.getOutputCol(), F.col(tmp).getField("text"))
         if self.hasConfidenceCol():
             result = result.withColumn(self.getConfidenceCol(), F.col(tmp).getField("confidence"))

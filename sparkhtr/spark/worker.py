@@ -3,8 +3,9 @@
 Why the model travels as bytes: executors on a cluster do not see the driver's disk, so the
 driver broadcasts the model directory's files once and each Python worker writes them to a temp
 folder and loads them there, once per process (the cache below is keyed by the files' SHA-256,
-the backend, the device, the decoder and the letter case). Nothing here imports pyspark at module
-level except for the task context, so the functions can be tested and reused outside a UDF.
+the backend, the device, the decoder, the letter case and the LM's language). Nothing here
+imports pyspark at module level except for the task context, so the functions can be tested and
+reused outside a UDF.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = [
     "recognize_frame",
 ]
 
-_RECOGNIZERS: dict[tuple[str, str, str | None, str, str], Recognizer] = {}
+_RECOGNIZERS: dict[tuple[str, str, str | None, str, str, str | None], Recognizer] = {}
 _MODEL_DIRS: dict[str, Path] = {}
 
 
@@ -49,6 +50,7 @@ class ModelSpec:
     max_pixels: int = 50_000_000
     decoder: str = "auto"  # "beam" / "auto" use the model directory's lm.json.gz when it has one
     letter_case: str = "as_read"
+    lang: str | None = None  # the beam decoder's LM language (lm.<lang>.json.gz); None: the default LM
 
 
 def model_file_paths(source: str | Path) -> list[Path]:
@@ -91,9 +93,11 @@ def get_recognizer(
     spec: ModelSpec, files: Callable[[], Mapping[str, bytes]], num_threads: int | None = None
 ) -> Recognizer:
     """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
-    key = (spec.digest, spec.backend, spec.device, spec.decoder, spec.letter_case)
+    key = (spec.digest, spec.backend, spec.device, spec.decoder, spec.letter_case, spec.lang)
     if key not in _RECOGNIZERS:
         folder = _materialize(spec.digest, files)
+        # Only passed when asked for, so a Recognizer without per-language LMs still loads.
+        language = {"lang": spec.lang} if spec.lang is not None else {}
         _RECOGNIZERS[key] = Recognizer.load(
             folder / spec.entry if spec.entry else folder,
             device=spec.device,
@@ -102,6 +106,7 @@ def get_recognizer(
             decoder=spec.decoder,
             letter_case=spec.letter_case,
             limits=ImageLimits(max_pixels=spec.max_pixels),
+            **language,
         )
     return _RECOGNIZERS[key]
 
