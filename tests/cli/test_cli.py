@@ -279,3 +279,21 @@ def test_recognize_paragraph_prints_lines_and_boxes(make_paragraph, tmp_path, ca
     picture = Image.open(tmp_path / "seen" / "page.lines.png")
     assert picture.size == (2 * page.width, page.height)  # the page, and the texts beside it
     assert main(["recognize", "--draw", str(tmp_path / "seen"), str(tmp_path / "page.png")]) == 2
+
+
+def test_evaluate_several_datasets_prints_one_table(small_dataset, tmp_path, capsys):
+    """Two datasets, one run: each one's line, then a table with a row per dataset and one for all."""
+    import shutil
+
+    other = shutil.copytree(small_dataset, tmp_path / "other_set")
+    split_map = tmp_path / "ids.tsv"
+    first_val = sorted((small_dataset / "lines").glob("*.png"))[0].stem
+    split_map.write_text(f"id\tsplit\n{first_val}\tdev\n", "utf-8")
+    command = ["evaluate", str(small_dataset), str(other), "--split", "dev", "--splits", str(split_map),
+               "--decoder", "greedy", "--out", str(tmp_path / "eval")]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in table[2:]] == [small_dataset.name, "other_set", "all"]
+    assert all(row.split("|")[2].strip() == "1" for row in table[2:4]) and table[4].split("|")[2].strip() == "2"
+    assert (tmp_path / "eval" / "other_set" / "summary.json").is_file()
