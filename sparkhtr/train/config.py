@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 __all__ = ["DataSource", "TrainConfig", "load_train_config"]
 
 
@@ -63,7 +61,12 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
     if path is not None:
         path = Path(path)
         text = path.read_text("utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else (yaml.safe_load(text) or {})
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            import yaml  # the train extra's: only training reads YAML
+
+            data = yaml.safe_load(text) or {}
     known = {f.name for f in fields(TrainConfig)}
     unknown = set(data) - known
     if unknown:
