@@ -104,3 +104,16 @@ def mixed_dir(tmp_path_factory: pytest.TempPathFactory, line_dir: Path) -> tuple
         shutil.copy(path, folder / path.name)
     bad = write_bad_files(folder, sorted(line_dir.iterdir())[0])
     return folder, bad
+
+
+@pytest.fixture(scope="session")
+def example_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], dict[str, str]]:
+    """The bundled examples' real lines (which the bundled model reads) plus the three bad files:
+    (folder, the good files' originals, bad file name -> a word its error must contain)."""
+    folder = tmp_path_factory.mktemp("examples")
+    good = sorted(EXAMPLES.glob("*.png"))
+    if not good:
+        pytest.skip("examples/ has no line images")
+    for path in good:
+        shutil.copy(path, folder / path.name)
+    return folder, good, write_bad_files(folder, good[0])
