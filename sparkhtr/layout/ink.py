@@ -113,6 +113,5 @@ def _borders(parts: Components, pitch: float) -> np.ndarray:
     thin = parts.width < 0.5 * pitch
     huge = (parts.height > 0.5 * height) | (parts.width > 0.6 * width)
     edge = (parts.x0 == 0) | (parts.y0 == 0) | (parts.x1 == width) | (parts.y1 == height)
-    big = (parts.height > 1.5 * pitch) | (parts.width > 6 * pitch)
     blot = (parts.height > 1.5 * pitch) & (parts.width > 1.5 * pitch) & (parts.area > 0.25 * parts.height * parts.width)
-    return (tall & (sparse | thin)) | huge | (edge & big) | blot
+    return (tall & (sparse | thin)) | huge | edge | blot

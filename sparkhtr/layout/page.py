@@ -26,7 +26,14 @@ from sparkhtr.layout.strips import Chain, find_chains
 __all__ = ["PageLine", "find_page_lines", "line_from_polygon"]
 
 Point = tuple[int, int]
-MARGIN_PITCHES = 0.12  # paper kept above and below a band: the line model saw margins in training
+MARGIN_PITCHES = 0.06  # paper kept above and below a band: the line model saw margins in training
+SLICE_PITCHES = 0.35  # the polygon follows the ink's top and bottom in slices this many pitches wide
+CORE_PITCHES = 0.45  # a polygon reaches at least this far above and below its line's peak
+JOIN_GAP = 3.0  # pitches of paper a line may have between two words (columns lie further apart)
+WORD_GAP = 1.2  # pitches: a wider gap is checked for a corridor of paper, a narrower one never
+CORRIDOR = 3.0  # pitches above and below a gap that a column gap keeps blank
+CORRIDOR_WIDTH = 0.8  # pitches of paper a column gap is at least wide
+JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line was heading
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
 
 
@@ -65,6 +72,7 @@ def find_page_lines(image: Image.Image) -> list[PageLine]:
         return []
     typical = float(np.percentile([max(c.strength) for c in chains], 75))
     chains = [c for c in chains if len(c.strips) > 1 or max(c.strength) >= MIN_STRENGTH * typical]
+    chains = _join(chains, page.ink, strip, page.pitch)
     shapes = [s for s in (_outline(c, page.ink, strip, page.pitch) for c in chains) if s is not None]
     order = reading_order([s[2] for s in shapes], page.pitch)
     height, width = image.height, image.width
@@ -78,42 +86,106 @@ def find_page_lines(image: Image.Image) -> list[PageLine]:
     return lines
 
 
+def _join(chains: list[Chain], ink: np.ndarray, strip: int, pitch: float) -> list[Chain]:
+    """Chains that continue each other: the next starts right of where one ends, less than
+    ``JOIN_GAP`` pitches of paper apart, at the height the first one predicts. A strip without a
+    peak ends a chain (so columns part); this puts back the lines cut at a wide word gap."""
+    while True:
+        ends = [_ink_extent(c, ink, strip) for c in chains]
+        best: dict[int, tuple[float, int]] = {}
+        for a, first in enumerate(chains):
+            for b, second in enumerate(chains):
+                if a == b or ends[a] is None or ends[b] is None or second.strips[0] <= first.strips[-1]:
+                    continue
+                gap = ends[b][0] - ends[a][1]
+                rise = abs(first.predict(second.strips[0]) - second.peaks[0])
+                if -0.3 * pitch <= gap <= JOIN_GAP * pitch and rise <= JOIN_RISE * pitch and not (
+                    gap > WORD_GAP * pitch and _corridor(ink, ends[a][1], ends[b][0], second.peaks[0], pitch)
+                ):
+                    cost = gap / pitch + rise / pitch
+                    if cost < best.get(a, (np.inf, -1))[0]:
+                        best[a] = (cost, b)
+        taken: set[int] = set()
+        merged: dict[int, int] = {}
+        for a, (_, b) in sorted(best.items(), key=lambda item: item[1][0]):
+            if a in taken or b in taken or b in merged:
+                continue
+            # b must also have no better predecessor: otherwise leave it to that one
+            if min((cost for k, (cost, t) in best.items() if t == b), default=np.inf) < best[a][0]:
+                continue
+            merged[a] = b
+            taken.update((a, b))
+        if not merged:
+            return chains
+        out = []
+        for k, chain in enumerate(chains):
+            if k in merged:
+                other = chains[merged[k]]
+                out.append(Chain(chain.strips + other.strips, chain.peaks + other.peaks, chain.tops + other.tops,
+                                 chain.bottoms + other.bottoms, chain.strength + other.strength, chain.max_slope))
+            elif k not in taken:
+                out.append(chain)
+        chains = out
+
+
+def _corridor(ink: np.ndarray, x0: float, x1: float, y: float, pitch: float) -> bool:
+    """Whether a band of paper at least ``CORRIDOR_WIDTH`` pitches wide between ``x0`` and ``x1``
+    stays blank from ``CORRIDOR`` lines above ``y`` to as many below: a gap between columns or
+    beside a note, not a word gap."""
+    top, bottom = max(0, int(y - CORRIDOR * pitch)), int(y + CORRIDOR * pitch)
+    blank = ~ink[top:bottom, int(x0) : max(int(x0) + 1, int(x1))].any(axis=0)
+    edges = np.flatnonzero(np.diff(np.r_[0, blank.astype(np.int8), 0]))
+    widest = int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
+    return widest >= CORRIDOR_WIDTH * pitch
+
+
+def _ink_extent(chain: Chain, ink: np.ndarray, strip: int) -> tuple[float, float] | None:
+    """The first and last inked column of a chain's band in its first and last strips."""
+    width = ink.shape[1]
+    first, last = chain.strips[0], chain.strips[-1]
+    head = ink[int(chain.tops[0]) : int(chain.bottoms[0]) + 1, first * strip : min(width, (first + 1) * strip)]
+    tail = ink[int(chain.tops[-1]) : int(chain.bottoms[-1]) + 1, last * strip : min(width, (last + 1) * strip)]
+    head_columns, tail_columns = np.flatnonzero(head.any(axis=0)), np.flatnonzero(tail.any(axis=0))
+    if len(head_columns) == 0 or len(tail_columns) == 0:
+        return None
+    return float(first * strip + head_columns[0]), float(last * strip + tail_columns[-1] + 1)
+
+
 def _outline(chain: Chain, ink: np.ndarray, strip: int, pitch: float):
-    """(polygon, baseline, box) of a chain in working pixels, or None when its band holds no ink."""
+    """(polygon, baseline, box) of a chain in working pixels, or None when its band holds no ink.
+
+    The polygon hugs the ink, as eScriptorium's and kraken's line polygons do: in slices a third
+    of a pitch wide, from the band's first inked row to its last. The baseline runs through each
+    slice's lowest row holding 40 % of its fullest row's ink (descenders are thinner than the body)."""
     margin = MARGIN_PITCHES * pitch
     height, width = ink.shape
-    xs = [s * strip + strip / 2 for s in chain.strips]
-    first, last = chain.strips[0], chain.strips[-1]
-    left = _ink_edge(ink, first * strip, min(width, (first + 1) * strip), chain.tops[0], chain.bottoms[0], True)
-    right = _ink_edge(ink, last * strip, min(width, (last + 1) * strip), chain.tops[-1], chain.bottoms[-1], False)
-    if left is None or right is None or right <= left:
+    centres = np.array([s * strip + strip / 2 for s in chain.strips])
+    step = max(2, round(SLICE_PITCHES * pitch))
+    x_start, x_end = chain.strips[0] * strip, min(width, (chain.strips[-1] + 1) * strip)
+    upper: list[tuple[float, float]] = []
+    lower: list[tuple[float, float]] = []
+    baseline: list[tuple[float, float]] = []
+    for x0 in range(x_start, x_end, step):
+        x1 = min(x_end, x0 + step)
+        top = int(np.interp((x0 + x1) / 2, centres, chain.tops))
+        bottom = int(np.interp((x0 + x1) / 2, centres, chain.bottoms)) + 1
+        piece = ink[top:bottom, x0:x1]
+        rows = piece.sum(axis=1)
+        inked = np.flatnonzero(rows)
+        if len(inked) == 0:
+            continue
+        columns = np.flatnonzero(piece.any(axis=0))
+        left, right = float(x0 + columns[0]), float(x0 + columns[-1] + 1)
+        # at least the line's core around its peak, where thin strokes may have been lost to the mask
+        peak = float(np.interp((x0 + x1) / 2, centres, chain.peaks))
+        high = max(0.0, min(top + inked[0], max(top, peak - CORE_PITCHES * pitch)) - margin)
+        low = min(height - 1.0, max(top + inked[-1] + 1, min(bottom, peak + CORE_PITCHES * pitch)) + margin)
+        upper += [(left, high), (right, high)]
+        lower += [(left, low), (right, low)]
+        baseline.append(((left + right) / 2, float(top + np.flatnonzero(rows >= 0.4 * rows.max())[-1])))
+    if not upper:
         return None
-    xs[0], xs[-1] = min(xs[0], left), max(xs[-1], right)
-    if len(xs) == 1:
-        xs = [left, right]
-        chain = Chain([first, first], chain.peaks * 2, chain.tops * 2, chain.bottoms * 2, chain.strength * 2)
-    xs[0], xs[-1] = left, right
-    upper = [(x, max(0.0, t - margin)) for x, t in zip(xs, chain.tops)]
-    lower = [(x, min(height - 1.0, b + margin)) for x, b in zip(xs, chain.bottoms)]
-    baseline = [(x, _base_row(ink, x, strip, t, b)) for x, t, b in zip(xs, chain.tops, chain.bottoms)]
-    polygon = upper + lower[::-1]
-    box = (left, min(y for _, y in upper), right, max(y for _, y in lower))
-    return polygon, baseline, box
-
-
-def _ink_edge(ink: np.ndarray, x0: int, x1: int, top: float, bottom: float, leftmost: bool) -> float | None:
-    band = ink[int(top) : int(bottom) + 1, x0:x1]
-    columns = np.flatnonzero(band.any(axis=0))
-    if len(columns) == 0:
-        return None
-    return float(x0 + (columns[0] if leftmost else columns[-1] + 1))
-
-
-def _base_row(ink: np.ndarray, x: float, strip: int, top: float, bottom: float) -> float:
-    """The lowest row of the line's body near ``x``: the last row holding at least 40 % of the
-    band's fullest row's ink (descenders are thinner than the body)."""
-    x0 = max(0, int(x - strip / 2))
-    rows = ink[int(top) : int(bottom) + 1, x0 : x0 + strip].sum(axis=1)
-    if rows.max() == 0:
-        return (top + bottom) / 2
-    return float(int(top) + np.flatnonzero(rows >= 0.4 * rows.max())[-1])
+    baseline[0] = (upper[0][0], baseline[0][1])
+    baseline[-1] = (upper[-1][0], baseline[-1][1])
+    box = (upper[0][0], min(y for _, y in upper), upper[-1][0], max(y for _, y in lower))
+    return upper + lower[::-1], baseline, box

@@ -21,7 +21,7 @@ SMOOTH_PITCHES = 0.4  # the row profile is smoothed over this share of a pitch
 MIN_PEAK_DISTANCE = 0.55  # peaks closer than this many pitches are one line
 PEAK_FLOOR = 0.12  # a peak under this share of the page's typical line peak is noise
 LINK_TOLERANCE = 0.35  # pitches between a peak and the height its chain predicts
-MAX_SKIP = 2  # a chain may jump this many empty strips (a wide word gap)
+MAX_SKIP = 0  # empty strips a chain may jump: none, page.py joins pieces by their real gap
 MAX_SLOPE = 0.1  # a line climbs or falls at most this many rows per column (about 6 degrees)
 HALF_BAND = 0.75  # pitches above/below a peak when no neighbouring line bounds its band
 
