@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sparkhtr.text.charset import LETTER_CASES
@@ -87,61 +88,95 @@ def load_recognizer(model: str | None, device: str | None = None, backend: str =
     return Recognizer.load(path, device=device, backend=backend, decoder=decoder, **kwargs)
 
 
-def expand_images(arguments: list[str]) -> list[str]:
-    """Files as given (a missing one is reported when read); folders replaced by their image files."""
+def expand_images(arguments: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(paths, names, problems): files as given (a missing one is reported when read), folders
+    replaced by their image files; ``names`` are the paths relative to their folder argument (a
+    file's own name), for output files; ``problems`` one message per folder without images, which
+    is reported while the other arguments are still read."""
     from pathlib import Path
 
     from sparkhtr.io.image import IMAGE_SUFFIXES
 
     paths: list[str] = []
+    names: list[str] = []
+    problems: list[str] = []
     for argument in arguments:
         folder = Path(argument)
         if folder.is_dir():
             found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
             if not found:
-                raise FileNotFoundError(f"no image files under {folder}")
+                problems.append(f"{argument}: no image files under this folder")
             paths.extend(str(p) for p in found)
+            names.extend(p.relative_to(folder).as_posix() for p in found)
         else:
             paths.append(argument)
-    return paths
+            names.append(Path(argument).name)
+    return paths, names, problems
+
+
+def shown(text: str) -> str:
+    """``text`` printable as UTF-8: a file name that is not UTF-8 (its bytes are lone surrogates in
+    Python) would make ``print`` raise and stop the run, so those bytes become U+FFFD."""
+    try:
+        return os.fsencode(text).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # surrogates that did not come from bytes
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def tsv_field(text: str) -> str:
+    """One TSV field: backslash, tab, newline and carriage return escaped (as \\, \\t, \\n, \\r), so a
+    name or a text holding them cannot shift the columns or split the row."""
+    escaped = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return shown(escaped)
 
 
 def run(args: argparse.Namespace) -> int:
     from sparkhtr.io.image import ImageLimits
 
-    images = expand_images(args.images)
+    images, names, problems = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
     if (args.draw or args.page_xml or args.alto) and not args.paragraph:
         raise ValueError("--draw, --page-xml and --alto describe paragraphs: use them with --paragraph")
+    for problem in problems:
+        print(f"sparkhtr recognize: error: {problem}", file=sys.stderr)
+    if not images:
+        return 2  # nothing at all to read: a usage error, as before any argument is read
     recognizer = load_recognizer(args.model, args.device, args.backend, args, limits=limits, num_threads=args.threads)
     if args.paragraph:
-        return print_paragraphs(recognizer, images, args)
+        return print_paragraphs(recognizer, images, names, args) or (1 if problems else 0)
     results = recognizer.recognize_iter(images, args.batch_size, on_error="return", progress=args.progress)
-    failed = 0
+    failed = len(problems)
     for path, result in zip(images, results):
-        result.source = path
+        result.source = shown(path)
         if result.error:
             failed += 1
-            print(f"sparkhtr recognize: error: {result.error}", file=sys.stderr)
+            print(f"sparkhtr recognize: error: {shown(result.error)}", file=sys.stderr)
+        elif result.note:
+            print(f"sparkhtr recognize: note: {shown(path)}: {result.note}", file=sys.stderr)
         if args.output_format == "jsonl":
             print(json.dumps(result.to_dict(), ensure_ascii=False))
         elif args.output_format == "tsv":
-            text = "" if result.text is None else result.text.replace("\t", " ")
+            text = "" if result.text is None else tsv_field(result.text)
             conf = "" if result.confidence is None else f"{result.confidence:.4f}"
-            print(f"{path}\t{text}\t{conf}\t{result.error or ''}")
+            print(f"{tsv_field(path)}\t{text}\t{conf}\t{tsv_field(result.error or '')}")
         elif result.text is not None:
-            print(f"{path}\t{result.text}" if len(images) > 1 else result.text)
+            print(f"{tsv_field(path)}\t{result.text}" if len(images) > 1 else result.text)
         sys.stdout.flush()
     return 1 if failed else 0
 
 
-def print_paragraphs(recognizer, images: list[str], args: argparse.Namespace) -> int:
+def print_paragraphs(recognizer, images: list[str], names: list[str], args: argparse.Namespace) -> int:
     """--paragraph: text prints each image's lines (under a "== path" header when there are
     several images); jsonl one object per image with its lines' boxes; tsv one row per line.
-    --draw, --page-xml and --alto write <name>.lines.png / <name>.xml files into their folders."""
+    --draw, --page-xml and --alto write <name>.lines.png / <name>.xml files into their folders,
+    <name> the image's path relative to its folder argument without its suffix ("sub/a" for
+    sub/a.png), or with it where two images would share one ("a.png", "a.jpg"): no output is
+    ever overwritten by another's. The XML names the image by that relative path, so sparkhtr's
+    readers (``image_dir`` = the folder argument) find each file's own image. A failure of one
+    image is reported and the others go on."""
     from pathlib import Path
 
-    from sparkhtr.inference.xml_export import alto_xml, page_xml
+    from sparkhtr.inference.xml_export import alto_xml, output_stems, page_xml
     from sparkhtr.io.image import ImageError, load_image
     from sparkhtr.layout import draw_lines
 
@@ -150,32 +185,41 @@ def print_paragraphs(recognizer, images: list[str], args: argparse.Namespace) ->
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
     failed = 0
-    for path in images:
+    for path, name, stem in zip(images, names, output_stems(names)):
         try:
             picture = load_image(path, recognizer.limits)
             page = recognizer.recognize_paragraph(picture)
-        except ImageError as exc:
+            page.source = shown(path)
+            if folders["draw"]:
+                boxes, texts = [line.box for line in page.lines], [line.result.text or "" for line in page.lines]
+                target = Path(folders["draw"]) / f"{stem}.lines.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                draw_lines(picture, boxes, texts, target)
+            for kind, write in (("page", page_xml), ("alto", alto_xml)):
+                if folders[kind]:
+                    target = Path(folders[kind]) / f"{stem}.xml"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(write(page, name, picture.width, picture.height), encoding="utf-8")
+        except (ImageError, OSError, ValueError, RuntimeError, MemoryError) as exc:
             failed += 1
-            print(f"sparkhtr recognize: error: {exc}", file=sys.stderr)
+            message = str(exc) if isinstance(exc, ImageError) else f"{path}: {type(exc).__name__}: {exc}"
+            print(f"sparkhtr recognize: error: {message}", file=sys.stderr)
             if args.output_format == "jsonl":
-                print(json.dumps({"path": path, "text": None, "lines": [], "error": str(exc)}, ensure_ascii=False))
+                error = {"path": shown(path), "text": None, "lines": [], "error": shown(message)}
+                print(json.dumps(error, ensure_ascii=False))
             continue
-        page.source = path
-        stem, name = Path(path).stem, Path(path).name
-        if folders["draw"]:
-            boxes, texts = [line.box for line in page.lines], [line.result.text or "" for line in page.lines]
-            draw_lines(picture, boxes, texts, Path(folders["draw"]) / f"{stem}.lines.png")
-        for kind, write in (("page", page_xml), ("alto", alto_xml)):
-            if folders[kind]:
-                xml = write(page, name, picture.width, picture.height)
-                (Path(folders[kind]) / f"{stem}.xml").write_text(xml, encoding="utf-8")
+        for number, line in enumerate(page.lines, 1):
+            if line.result.error:  # the line's own failure: the page's other lines are still written
+                failed += 1
+                print(f"sparkhtr recognize: error: {shown(path)}: line {number}: {line.result.error}", file=sys.stderr)
         if args.output_format == "jsonl":
             print(json.dumps({**page.to_dict(), "error": None}, ensure_ascii=False))
         elif args.output_format == "tsv":
             for line in page.lines:
                 box = ",".join(map(str, line.box.to_list()))
-                print(f"{path}\t{box}\t{(line.result.text or '').replace(chr(9), ' ')}\t{line.result.confidence:.4f}")
+                text = tsv_field(line.result.text or "")
+                print(f"{tsv_field(path)}\t{box}\t{text}\t{line.result.confidence or 0:.4f}")
         else:
-            print(f"== {path}\n{page.text}" if len(images) > 1 else page.text)
+            print(f"== {shown(path)}\n{page.text}" if len(images) > 1 else page.text)
         sys.stdout.flush()
     return 1 if failed else 0

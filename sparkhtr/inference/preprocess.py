@@ -13,16 +13,45 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sparkhtr.io.image import ImageError
 from sparkhtr.layout.ink_band import crop_to_ink_share
 from sparkhtr.model.config import PreprocessingConfig
 
-__all__ = ["PreparedLine", "Batch", "resize_line", "prepare_line", "make_batches", "collate"]
+__all__ = [
+    "PreparedLine",
+    "Batch",
+    "LineTooLongError",
+    "BLANK_CONTRAST",
+    "BATCH_PIXELS",
+    "resize_line",
+    "prepare_line",
+    "make_batches",
+    "collate",
+]
+
+# A line whose network input spans fewer gray levels than this holds nothing to read (blank paper,
+# all black, one flat tone): the network would still emit confident made-up text for it. Real lines
+# span far more: the lowest of 259 Copiste lines (every 20th) spanned 115 levels.
+BLANK_CONTRAST = 24
+# Network-input pixels in one padded batch at most (e.g. 16 lines of 4,096 px at 64 px high): a big
+# batch_size of very wide lines is cut into smaller batches so that memory stays bounded; results
+# never depend on the batching.
+BATCH_PIXELS = 4 * 64 * 16_384
+
+
+class LineTooLongError(ImageError):
+    """A line whose network input would be over ``ImageLimits.max_line_pixels``: refused, not read.
+
+    Why refuse rather than read it in windows: no real text line is that long (the default limit is
+    an aspect ratio of 256:1 at the model's height), so such an input is a mistake (a page given as
+    a line, a strip of noise) and an error naming it is more useful than made-up text."""
 
 
 @dataclass
 class PreparedLine:
     array: np.ndarray  # (C, H, W) float32, normalised
     scale_x: float  # network-input pixels per source pixel, horizontally
+    blank: bool = False  # nothing to read: fewer than BLANK_CONTRAST gray levels (see above)
 
 
 @dataclass
@@ -33,9 +62,14 @@ class Batch:
     scales: list[float]
 
 
-def resize_line(image: Image.Image, config: PreprocessingConfig) -> Image.Image:
+def resize_line(
+    image: Image.Image, config: PreprocessingConfig, max_pixels: int | None = None, name: str = "line"
+) -> Image.Image:
     """Convert to the model's channels, crop to ``min_ink_share`` when set, and scale: to
-    ``line_height``, or by ``rescale``."""
+    ``line_height``, or by ``rescale``.
+
+    ``max_pixels``: the most pixels the result may have; a line over it raises
+    ``LineTooLongError`` naming ``name`` and its size, before anything of that size is allocated."""
     image = image.convert("L" if config.channels == 1 else "RGB")
     if config.min_ink_share is not None:
         image = crop_to_ink_share(image, config.min_ink_share)
@@ -45,6 +79,14 @@ def resize_line(image: Image.Image, config: PreprocessingConfig) -> Image.Image:
     elif config.rescale != 1.0:
         size = (max(1, math.ceil(width * config.rescale)), max(1, math.ceil(height * config.rescale)))
     else:
+        size = (width, height)
+    if max_pixels is not None and size[0] * size[1] > max_pixels:
+        raise LineTooLongError(
+            f"{name}: a {width}x{height} line becomes {size[0]}x{size[1]} px at the model's input size, "
+            f"over the limit of {max_pixels:,} pixels ({max_pixels // size[1]:,} px wide at {size[1]} px high): "
+            "cut it into shorter lines (or raise ImageLimits.max_line_pixels)"
+        )
+    if size == (width, height):
         return image
     return image.resize(size, Image.Resampling.BILINEAR)
 
@@ -57,9 +99,18 @@ def normalize(image: Image.Image, config: PreprocessingConfig) -> np.ndarray:
     return np.ascontiguousarray((array - mean) / std)
 
 
-def prepare_line(image: Image.Image, config: PreprocessingConfig) -> PreparedLine:
-    resized = resize_line(image, config)
-    return PreparedLine(normalize(resized, config), resized.width / image.width)
+def prepare_line(
+    image: Image.Image, config: PreprocessingConfig, max_pixels: int | None = None, name: str = "line"
+) -> PreparedLine:
+    """The network's input for one line; ``max_pixels`` and ``name`` as in ``resize_line``."""
+    resized = resize_line(image, config, max_pixels, name)
+    low, high = resized.getextrema() if resized.mode == "L" else _band_extremes(resized)
+    return PreparedLine(normalize(resized, config), resized.width / image.width, high - low < BLANK_CONTRAST)
+
+
+def _band_extremes(image: Image.Image) -> tuple[int, int]:
+    """The widest (low, high) range of any band of a multi-band image."""
+    return max(image.getextrema(), key=lambda band: band[1] - band[0])
 
 
 def collate(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,10 +125,23 @@ def collate(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(batch), sizes
 
 
-def make_batches(lines: Sequence[PreparedLine | None], batch_size: int) -> Iterator[Batch]:
-    """Group lines of similar width (sorted by width) so little compute goes to padding."""
+def make_batches(
+    lines: Sequence[PreparedLine | None], batch_size: int, max_pixels: int = BATCH_PIXELS
+) -> Iterator[Batch]:
+    """Group lines of similar width (sorted by width) so little compute goes to padding; a batch
+    holds at most ``batch_size`` lines and, beyond its first line, ``max_pixels`` padded pixels."""
     order = sorted((i for i, line in enumerate(lines) if line is not None), key=lambda i: -lines[i].array.shape[2])
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
+    start = 0
+    while start < len(order):
+        # The first line of a batch is its widest; heights may differ, so take the tallest one.
+        end = start + 1
+        height, width = lines[order[start]].array.shape[1:]
+        while end < len(order) and end - start < batch_size:
+            height = max(height, lines[order[end]].array.shape[1])
+            if (end - start + 1) * height * width > max_pixels:
+                break
+            end += 1
+        indices = order[start:end]
         images, sizes = collate([lines[i].array for i in indices])
         yield Batch(indices, images, sizes, [lines[i].scale_x for i in indices])
+        start = end

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from sparkhtr.inference.backends import Backend, TorchBackend
 from sparkhtr.inference.positions import char_extents
-from sparkhtr.inference.preprocess import PreparedLine, make_batches, prepare_line
+from sparkhtr.inference.preprocess import BLANK_CONTRAST, PreparedLine, make_batches, prepare_line
 from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, describe_source, load_image
 from sparkhtr.layout import LineBox, find_lines
 from sparkhtr.model.config import ModelConfig
@@ -56,6 +55,8 @@ class RecognitionResult:
     chars: list[CharResult] = field(default_factory=list)
     source: str | None = None
     error: str | None = None
+    # Why an image that was read holds no text (a blank or one-tone image): text "", confidence 0.
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class RecognitionResult:
             "confidence": self.confidence,
             "chars": [[c.char, round(c.confidence, 4), round(c.x0, 1), round(c.x1, 1)] for c in self.chars],
             "error": self.error,
+            "note": self.note,
         }
 
 
@@ -199,7 +201,9 @@ class Recognizer:
                 graph that runs lines in parallel.
             device: "cpu", "cuda" or "cuda:N"; by default the device the recognizer was loaded on.
             on_error: "raise" stops at the first unreadable image with an ``ImageError`` naming it;
-                "return" gives that image a result with ``error`` set and goes on with the others.
+                "return" gives that image a result with ``error`` set and goes on with the others:
+                whatever fails for one input (decoding, a line over ``limits.max_line_pixels``, an
+                error of the network on it) never loses another input's result.
             progress: show a progress bar.
         """
         single = not isinstance(images, (list, tuple))
@@ -216,12 +220,14 @@ class Recognizer:
         """
         picture = load_image(image, self.limits)
         boxes = find_lines(picture, min_line_height)
-        lines = self.recognize([box.crop(picture) for box in boxes]) if boxes else []
+        # One line that fails (too long, say) gets its error; the page's other lines are kept.
+        lines = self.recognize([box.crop(picture) for box in boxes], on_error="return") if boxes else []
         return ParagraphResult(describe_source(image), [ParagraphLine(b, r) for b, r in zip(boxes, lines)])
 
     def log_probs(self, image: ImageSource) -> np.ndarray:
         """One line's CTC log-probabilities as the decoder gets them: frames x (charset + 1), blank last."""
-        line = prepare_line(load_image(image, self.limits), self.config.preprocessing)
+        picture, name = load_image(image, self.limits), describe_source(image)
+        line = prepare_line(picture, self.config.preprocessing, self.limits.max_line_pixels, name)
         batch = next(make_batches([line], 1))
         log_probs, frames = self.backend(batch.images, batch.sizes)
         return log_probs[0, : frames[0]]
@@ -266,22 +272,48 @@ class Recognizer:
         prepared: list[PreparedLine | None] = []
         widths: list[int] = []
         for i, source in enumerate(sources):
-            image = self._load(source, on_error)
-            if isinstance(image, RecognitionResult):
-                results[i] = image
+            line = self._prepare(source, on_error)
+            if isinstance(line, RecognitionResult):
+                results[i] = line
                 bar.update(1)
                 prepared.append(None)
                 widths.append(0)
                 continue
-            prepared.append(prepare_line(image, self.config.preprocessing))
-            widths.append(image.width)
+            prepared.append(line[0])
+            widths.append(line[1])
         for batch in make_batches(prepared, batch_size):
-            log_probs, frames = self.backend(batch.images, batch.sizes)
-            for row, i in enumerate(batch.indices):
-                results[i] = self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[i])
-                results[i].source = describe_source(sources[i])
+            try:
+                log_probs, frames = self.backend(batch.images, batch.sizes)
+                decoded = [
+                    self._decode(log_probs[row, : frames[row]], batch.scales[row], widths[i])
+                    for row, i in enumerate(batch.indices)
+                ]
+            except Exception:
+                if on_error == "raise":
+                    raise
+                if len(batch.indices) == 1:
+                    decoded = [self._failed(sources[batch.indices[0]], *_exception_text())]
+                else:
+                    # One line broke its batch: read each alone, so only that line fails.
+                    decoded = [self._recognize_prepared(sources[i], prepared[i], widths[i]) for i in batch.indices]
+            for i, result in zip(batch.indices, decoded):
+                result.source = describe_source(sources[i])
+                results[i] = result
             bar.update(len(batch.indices))
         return results  # type: ignore[return-value]
+
+    def _recognize_prepared(self, source: ImageSource, line: PreparedLine, width: int) -> RecognitionResult:
+        """One prepared line alone through the backend; a failure becomes its error result."""
+        try:
+            batch = next(make_batches([line], 1))
+            log_probs, frames = self.backend(batch.images, batch.sizes)
+            return self._decode(log_probs[0, : frames[0]], line.scale_x, width)
+        except Exception:
+            return self._failed(source, *_exception_text())
+
+    def _failed(self, source: ImageSource, kind: str, message: str) -> RecognitionResult:
+        name = describe_source(source)
+        return RecognitionResult(None, None, source=name, error=f"{name}: {kind}: {message}")
 
     def _recognize_lines_in_parallel(
         self, sources: list[ImageSource], on_error: str, bar: tqdm
@@ -298,22 +330,38 @@ class Recognizer:
         return results
 
     def _recognize_one(self, source: ImageSource, on_error: str) -> RecognitionResult:
-        image = self._load(source, on_error)
-        if isinstance(image, RecognitionResult):
-            return image
-        line = prepare_line(image, self.config.preprocessing)
-        result = self._decode(self.backend.run_line(line.array[None]), line.scale_x, image.width)
+        line = self._prepare(source, on_error)
+        if isinstance(line, RecognitionResult):
+            return line
+        try:
+            result = self._decode(self.backend.run_line(line[0].array[None]), line[0].scale_x, line[1])
+        except Exception:
+            if on_error == "raise":
+                raise
+            return self._failed(source, *_exception_text())
         result.source = describe_source(source)
         return result
 
-    def _load(self, source: ImageSource, on_error: str) -> Image.Image | RecognitionResult:
-        """The image, or (with on_error="return") the failed result that names the source."""
+    def _prepare(self, source: ImageSource, on_error: str) -> tuple[PreparedLine, int] | RecognitionResult:
+        """The network's input and the image width, or a finished result: the failed one that
+        names the source (with on_error="return"), or "nothing readable" for a blank image."""
+        name = describe_source(source)
         try:
-            return load_image(source, self.limits)
+            image = load_image(source, self.limits)
+            line = prepare_line(image, self.config.preprocessing, self.limits.max_line_pixels, name)
         except ImageError as exc:
             if on_error == "raise":
                 raise
-            return RecognitionResult(None, None, source=describe_source(source), error=str(exc))
+            return RecognitionResult(None, None, source=name, error=str(exc))
+        except Exception:  # a failure no check foresaw (a decoder bug, memory): this input's alone
+            if on_error == "raise":
+                raise
+            return self._failed(source, *_exception_text())
+        if line.blank:
+            # The network reads confident made-up text into a blank line: say there is none.
+            note = f"nothing readable: the image spans fewer than {BLANK_CONTRAST} gray levels (blank or one tone)"
+            return RecognitionResult("", 0.0, [], source=name, note=note)
+        return line, image.width
 
     def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
         line = self.decoder(log_probs, self.charset)
@@ -326,3 +374,11 @@ class Recognizer:
             for c, (x0, x1) in zip(line.chars, extents)
         ]
         return RecognitionResult("".join(c.char for c in chars), line.confidence, chars)
+
+
+def _exception_text() -> tuple[str, str]:
+    """(type name, message) of the exception being handled, for an error result."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    return type(exc).__name__, str(exc) or repr(exc)

@@ -10,16 +10,63 @@ becomes training data.
 from __future__ import annotations
 
 import datetime
+import math
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from functools import partial
+from pathlib import PurePosixPath
 
 from sparkhtr.inference.recognizer import CharResult, ParagraphResult
 from sparkhtr.layout import LineBox
 
-__all__ = ["page_xml", "alto_xml"]
+__all__ = ["page_xml", "alto_xml", "xml_safe", "output_stems", "REPLACEMENT"]
 
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
+
+
+# Characters XML 1.0 cannot hold, escaped or not: C0 controls other than tab, newline and carriage
+# return, lone surrogates (file names that are not UTF-8 arrive as such), U+FFFE and U+FFFF. Written
+# as they are, no parser (sparkhtr's readers included) accepts the file.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold replaced by U+FFFD (visible, unlike a drop)."""
+    return _NOT_XML.sub(REPLACEMENT, text)
+
+
+def output_stems(names: Sequence[str]) -> list[str]:
+    """One output path stem per input, unique even ignoring case (for case-blind file systems).
+
+    ``names`` are the inputs' relative paths ("a.png", "sub/a.png"): the stem keeps the folders, so
+    ``sub/a.png`` gives "sub/a" and never overwrites ``a.png``'s "a". Inputs whose stems still
+    clash (``a.png`` and ``a.jpg``) keep their whole name ("a.png", "a.jpg"); any clash left (the same
+    name given twice) gets "~2", "~3"... in input order."""
+    stems = [str(PurePosixPath(name).with_suffix("")) if PurePosixPath(name).suffix else name for name in names]
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
+    wanted = [name if counts[stem.lower()] > 1 else stem for name, stem in zip(names, stems)]
+    taken: set[str] = set()
+    out = []
+    for stem in wanted:
+        candidate, n = stem, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem}~{n}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _confidence(value: float | None) -> str:
+    """A confidence as both schemas want it: a number in 0-1 (a NaN would make the file invalid)."""
+    if value is None or not math.isfinite(value):
+        return "0.0000"
+    return f"{min(1.0, max(0.0, value)):.4f}"
 
 
 def _qualified(namespace: str, tag: str) -> str:
@@ -54,7 +101,7 @@ def page_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     for tag, text in (("Creator", f"sparkhtr {__version__}"), ("Created", now), ("LastChange", now)):
         ET.SubElement(metadata, q(tag)).text = text
     page = ET.SubElement(
-        root, q("Page"), imageFilename=image_name, imageWidth=str(width), imageHeight=str(height)
+        root, q("Page"), imageFilename=xml_safe(image_name), imageWidth=str(width), imageHeight=str(height)
     )
     if not result.lines:
         return _serialize(root)
@@ -63,9 +110,9 @@ def page_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     for number, line in enumerate(result.lines, 1):
         element = ET.SubElement(region, q("TextLine"), id=f"r1_l{number}")
         ET.SubElement(element, q("Coords"), points=_points(line.box))
-        equiv = ET.SubElement(element, q("TextEquiv"), conf=f"{line.result.confidence or 0:.4f}")
-        ET.SubElement(equiv, q("Unicode")).text = line.result.text or ""
-    ET.SubElement(ET.SubElement(region, q("TextEquiv")), q("Unicode")).text = result.text
+        equiv = ET.SubElement(element, q("TextEquiv"), conf=_confidence(line.result.confidence))
+        ET.SubElement(equiv, q("Unicode")).text = xml_safe(line.result.text or "")
+    ET.SubElement(ET.SubElement(region, q("TextEquiv")), q("Unicode")).text = xml_safe(result.text)
     return _serialize(root)
 
 
@@ -86,7 +133,7 @@ def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     root = ET.Element(q("alto"))
     description = ET.SubElement(root, q("Description"))
     ET.SubElement(description, q("MeasurementUnit")).text = "pixel"
-    ET.SubElement(ET.SubElement(description, q("sourceImageInformation")), q("fileName")).text = image_name
+    ET.SubElement(ET.SubElement(description, q("sourceImageInformation")), q("fileName")).text = xml_safe(image_name)
     page = ET.SubElement(
         ET.SubElement(root, q("Layout")), q("Page"), ID="p1", PHYSICAL_IMG_NR="1", WIDTH=str(width), HEIGHT=str(height)
     )
@@ -103,8 +150,8 @@ def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
             x1 = max(x0 + 1, line.box.x0 + round(word[-1].x1))
             box = LineBox(x0, line.box.y0, min(x1, line.box.x1), line.box.y1)
             confidence = min(c.confidence for c in word)  # a word is as sure as its least sure character
-            content = "".join(c.char for c in word)
-            ET.SubElement(element, q("String"), CONTENT=content, WC=f"{confidence:.4f}", **_hpos(box))
+            content = xml_safe("".join(c.char for c in word))
+            ET.SubElement(element, q("String"), CONTENT=content, WC=_confidence(confidence), **_hpos(box))
     return _serialize(root)
 
 

@@ -8,6 +8,7 @@ Pillow reads (palette, 16-bit, CMYK, with alpha, EXIF-rotated). Every failure ra
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,12 @@ ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.nda
 
 DEFAULT_MAX_PIXELS = 50_000_000
 MIN_SIDE = 2
+# What the network may be given, whatever the source's size: a line resized to the model's input
+# height is refused beyond this many pixels (16,384 px wide at 64 px high, an aspect ratio of 256:1,
+# twice the longest real line we have seen). Why: the network's memory grows with its input's width
+# (about 40 kB per column for span_small, 60 kB for span at 64 px), so a 99-byte 10000x2 PNG
+# resized to 64 px high (320,000 px wide) took 6.8 GB; at this limit a line takes under 1 GB.
+DEFAULT_MAX_LINE_PIXELS = 64 * 16_384
 # File suffixes read as images where a folder is listed (CLI, dataset folders, page scans).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2")
 
@@ -36,6 +43,14 @@ class ImageLimits:
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_side: int = MIN_SIDE
+    # Pixels of the network's input (after resizing to the model's line height); see above.
+    max_line_pixels: int = DEFAULT_MAX_LINE_PIXELS
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "min_side", "max_line_pixels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ImageLimits.{name} must be a positive integer, got {value!r}")
 
 
 def describe_source(source: Any) -> str:
@@ -72,7 +87,7 @@ def load_image(source: ImageSource, limits: ImageLimits = ImageLimits(), name: s
         raise ImageError(f"{name}: unsupported input type {type(source).__name__}")
     _check_size(image, limits, name)
     try:
-        return _to_8bit(ImageOps.exif_transpose(image))
+        return _to_8bit(ImageOps.exif_transpose(image), name)
     except (OSError, ValueError, SyntaxError) as exc:  # truncated data surfaces only when pixels load
         raise ImageError(f"{name}: cannot decode image: {exc}") from exc
 
@@ -100,23 +115,40 @@ def _check_size(image: Image.Image, limits: ImageLimits, name: str) -> None:
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    """Validated at the boundary: a NaN, an object array or a value outside any pixel range is an
+    error naming the array, never a silently clipped or wrapped image read as made-up text."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(f"{name}: expected an array (H, W) or (H, W, 1|3|4), got shape {array.shape}")
-    if array.dtype != np.uint8:
-        if array.dtype.kind == "f":
-            # Floats are taken as 0-1 when they fit there, else as 0-255.
-            scale = 255.0 if float(np.nanmax(array, initial=0.0)) <= 1.0 else 1.0
-            array = np.clip(np.nan_to_num(array) * scale, 0, 255).round().astype(np.uint8)
-        elif array.dtype.kind in "ui" and array.size and int(array.max()) > 255:
-            array = (array.astype(np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
-        else:
+    if array.size == 0:
+        raise ImageError(f"{name}: empty array")
+    kind = array.dtype.kind
+    if kind == "b":
+        array = np.where(array, 255, 0).astype(np.uint8)  # True is paper, as in a mode "1" image
+    elif kind == "f":
+        low, high = float(np.min(array)), float(np.max(array))  # NaN propagates into both
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ImageError(f"{name}: array holds NaN or infinite values")
+        if low < -0.5 or high > 255.5:
+            raise ImageError(f"{name}: float pixel values must lie in 0-1 or 0-255, got {low:g} to {high:g}")
+        # Floats are taken as 0-1 when they fit there, else as 0-255.
+        scale = 255.0 if high <= 1.0 else 1.0
+        array = np.clip(array.astype(np.float64) * scale, 0, 255).round().astype(np.uint8)
+    elif kind in "ui":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 65535:
+            raise ImageError(f"{name}: integer pixel values must lie in 0-255 or 0-65535, got {low} to {high}")
+        if high > 255:  # a 16-bit image
+            array = (array.astype(np.float64) / 257.0).round().astype(np.uint8)
+        else:  # the values already are 8-bit levels
             array = array.astype(np.uint8)
+    else:
+        raise ImageError(f"{name}: unsupported array dtype {array.dtype} (use integers, floats or booleans)")
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
+def _to_8bit(image: Image.Image, name: str) -> Image.Image:
     mode = image.mode
     if mode in ("L", "RGB"):
         return image
@@ -124,6 +156,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
         return image.convert("L")
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(array).all():  # a mode "F" image (a TIFF of floats, a PIL image made from floats)
+            raise ImageError(f"{name}: image holds NaN or infinite values")
         top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
         return Image.fromarray((array * (255.0 / top)).clip(0, 255).round().astype(np.uint8), "L")
     if mode in ("LA", "La", "RGBA", "RGBa", "PA", "P"):

@@ -19,6 +19,7 @@ __all__ = ["ModelFileError", "save_model", "load_model", "build_model", "CONFIG_
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MAX_CONFIG_BYTES = 16 * 2**20  # a real one is a few kB (its charset and provenance); refuse before parsing
 
 
 class ModelFileError(RuntimeError):
@@ -53,9 +54,12 @@ def load_config(directory: str | Path) -> ModelConfig:
         raise ModelFileError(f"{directory}: no such model directory")
     if not path.is_file():
         raise ModelFileError(f"{path}: missing (a model directory holds {CONFIG_FILE} and {WEIGHTS_FILE})")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{path}: {size:,} bytes, over the {MAX_CONFIG_BYTES:,} a model config may have")
     try:
         return ModelConfig.from_dict(json.loads(path.read_text("utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise ModelFileError(f"{path}: not a valid model config: {exc}") from exc
 
 
@@ -74,4 +78,8 @@ def load_model(directory: str | Path) -> tuple[SpanLineModel, ModelConfig]:
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: weights do not fit {CONFIG_FILE}: {exc}") from exc
+    state = model.state_dict()
+    bad = [name for name, value in state.items() if value.is_floating_point() and not value.isfinite().all()]
+    if bad:  # a NaN weight reads every line as the same garbage: refuse the model instead
+        raise ModelFileError(f"{weights}: {len(bad)} tensor(s) hold NaN or infinite values, e.g. {bad[0]}")
     return model.eval(), config

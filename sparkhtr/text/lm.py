@@ -160,6 +160,43 @@ class CharNgramLM:
             if words is not None and not (isinstance(words, list) and all(isinstance(w, str) for w in words)):
                 raise TypeError("its lexicon is not a list of words")
             lexicon = Lexicon(words) if words else None
-            return cls(int(data["order"]), data["vocab"], data["counts"], data.get("decoding"), lexicon)
+            _check_lm_data(data)
+            return cls(data["order"], data["vocab"], data["counts"], data.get("decoding"), lexicon)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: a damaged sparkhtr language model ({exc})") from exc
+
+
+MAX_ORDER = 32  # far above any useful n-gram order; a larger one is a damaged or hostile file
+MAX_BEAM_WIDTH = 10_000
+
+
+def _check_lm_data(data: dict) -> None:
+    """Checked when loaded, so that a damaged file is refused with a message instead of failing (or
+    scoring NaN) in the middle of decoding: the order, the vocabulary (strings), the counts
+    (positive integers under contexts shorter than the order) and the decoding settings (finite)."""
+    order = data["order"]
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
+        raise ValueError(f"order must be an integer in [1, {MAX_ORDER}], got {order!r}")
+    vocab = data["vocab"]
+    if not isinstance(vocab, list) or not vocab or not all(isinstance(c, str) and c for c in vocab):
+        raise ValueError("vocab must be a non-empty list of non-empty strings")
+    counts = data["counts"]
+    if not isinstance(counts, dict):
+        raise ValueError("counts must be a JSON object")
+    for context, followers in counts.items():
+        if len(context) >= order or not isinstance(followers, dict):
+            raise ValueError(f"counts[{context[:20]!r}]: a context of order {order} is shorter than it")
+        for char, count in followers.items():
+            if type(count) is not int or count < 1:  # noqa: E721 -- bools and floats are damage too
+                raise ValueError(f"counts[{context[:20]!r}][{char!r}] must be a positive integer, got {count!r}")
+    decoding = data.get("decoding")
+    if decoding is None:
+        return
+    if not isinstance(decoding, dict):
+        raise ValueError("decoding must be a JSON object")
+    for name, value in decoding.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"decoding setting {name!r} must be a finite number, got {value!r}")
+    width = decoding.get("beam_width")
+    if width is not None and (not float(width).is_integer() or not 1 <= width <= MAX_BEAM_WIDTH):
+        raise ValueError(f"beam_width must be an integer in [1, {MAX_BEAM_WIDTH}], got {width!r}")

@@ -54,6 +54,8 @@ __all__ = [
     "Box",
     "polygon_box",
     "parse_points",
+    "finite",
+    "check_box",
     "fit_box",
     "probe_image",
     "PAGE_LIMITS",
@@ -203,13 +205,31 @@ class UniqueIds:
 # --- boxes ------------------------------------------------------------------------------------------------------------
 
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def finite(value: str) -> float:
+    """One coordinate: a finite number, else ValueError naming the text (``nan``, ``1e999``, ``12px``)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"coordinate {value[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"coordinate {value[:40]!r} is not a finite number")
+    return number
 
 
 def parse_points(text: str) -> list[tuple[float, float]]:
-    """Points of a PAGE ``points`` / ALTO ``POINTS`` string, ``"x,y x,y"`` or ``"x y x y"``."""
-    numbers = [float(n) for n in _NUMBER.findall(text)]
-    return list(zip(numbers[0::2], numbers[1::2], strict=False))
+    """Points of a PAGE ``points`` / ALTO ``POINTS`` string, ``"x,y x,y"`` or ``"x y x y"``.
+
+    Every token must be a finite number and they must pair up: a ``nan`` or a stray word in the list
+    raises ValueError (the line is then skipped as ``bad-box``) instead of shifting the pairs and
+    keeping a wrong crop."""
+    tokens = [t for t in _SEPARATORS.split(text.strip()) if t]
+    numbers = [finite(t) for t in tokens]
+    if len(numbers) % 2:
+        raise ValueError(f"odd number of coordinates ({len(numbers)}) in the points list")
+    return list(zip(numbers[0::2], numbers[1::2], strict=True))
 
 
 def polygon_box(points: Iterable[tuple[float, float]]) -> Box | None:
@@ -219,18 +239,33 @@ def polygon_box(points: Iterable[tuple[float, float]]) -> Box | None:
         return None
     xs = [p[0] for p in pts]
     ys = [p[1] for p in pts]
+    if not all(math.isfinite(v) for v in xs + ys):
+        raise ValueError("a point has a coordinate that is not a finite number")
     return (math.floor(min(xs)), math.floor(min(ys)), math.floor(max(xs)) + 1, math.floor(max(ys)) + 1)
+
+
+def check_box(box: Box) -> str | None:
+    """Why ``box`` is unusable (a coordinate that is not finite, an empty or inverted box), or None."""
+    if len(box) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box):
+        return f"box {box} has a coordinate that is not a finite number"
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return f"box {box} is empty or inverted"
+    return None
 
 
 def fit_box(
     box: Box, image_size: tuple[int, int], ref_size: tuple[float, float] | None = None
 ) -> tuple[int, int, int, int] | None:
     """Integer crop box inside the image, scaled from ``ref_size`` coordinates if given; None if too small."""
+    if check_box(box) is not None:
+        return None
     left, top, right, bottom = box
     width, height = image_size
-    if ref_size is not None and ref_size[0] > 0 and ref_size[1] > 0:
+    if ref_size is not None and all(math.isfinite(v) and v > 0 for v in ref_size):
         sx, sy = width / ref_size[0], height / ref_size[1]
         left, right, top, bottom = left * sx, right * sx, top * sy, bottom * sy
+        if not all(math.isfinite(v) for v in (left, right, top, bottom)):
+            return None
     crop = (
         max(0, math.floor(left)),
         max(0, math.floor(top)),
@@ -494,7 +529,12 @@ class PageLines:
         if not text:
             self._skips.add("empty-text", line_id, xml_path)
             return
-        line_box = box()
+        try:
+            line_box = box()
+        except (ValueError, OverflowError, TypeError) as exc:  # a coordinate no reader could use
+            line_box = str(exc)
+        if not isinstance(line_box, str):
+            line_box = check_box(line_box) or line_box
         if isinstance(line_box, str):
             self._skips.add("bad-box", line_id, xml_path, line_box)
             return

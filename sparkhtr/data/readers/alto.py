@@ -21,6 +21,7 @@ recursively for ``*.xml``; non-ALTO XML files are reported as ``not-format``, ma
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from functools import partial
@@ -49,10 +50,12 @@ _PIXEL_UNITS = ("", "pixel", "pixels", "px")
 
 
 def _float(element: ET.Element, name: str) -> float | None:
+    """A finite number, or None when the attribute is missing, not a number, infinite or NaN."""
     try:
-        return float(element.attrib[name])
+        value = float(element.attrib[name])
     except (KeyError, ValueError):
         return None
+    return value if math.isfinite(value) else None
 
 
 def alto_line_box(line: ET.Element) -> Box | None:
@@ -60,11 +63,13 @@ def alto_line_box(line: ET.Element) -> Box | None:
     shape = child(line, "Shape")
     polygon = child(shape, "Polygon") if shape is not None else None
     if polygon is not None and polygon.attrib.get("POINTS"):
-        box = polygon_box(parse_points(polygon.attrib["POINTS"]))
+        box = polygon_box(parse_points(polygon.attrib["POINTS"]))  # ValueError on a bad point: bad-box
         if box is not None:
             return box
     hpos, vpos, width, height = (_float(line, k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
     if hpos is None or vpos is None or width is None or height is None or width <= 0 or height <= 0:
+        return None
+    if not (math.isfinite(hpos + width) and math.isfinite(vpos + height)):
         return None
     return (hpos, vpos, hpos + width, vpos + height)
 

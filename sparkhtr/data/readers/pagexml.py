@@ -38,6 +38,7 @@ from sparkhtr.data.readers._common import (
     children,
     clean_text,
     descendants,
+    finite,
     local_name,
     parse_points,
     parse_xml,
@@ -50,7 +51,10 @@ __all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box"]
 
 
 def coords_box(element: ET.Element) -> Box | None:
-    """Bounding box of an element's ``Coords`` (points attribute, or PAGE 2009 ``Point`` children)."""
+    """Bounding box of an element's ``Coords`` (points attribute, or PAGE 2009 ``Point`` children).
+
+    Raises ValueError for a coordinate that is not a finite number (the line is then reported as
+    ``bad-box`` and skipped; the file and the dataset go on)."""
     coords = child(element, "Coords")
     if coords is None:
         return None
@@ -60,10 +64,9 @@ def coords_box(element: ET.Element) -> Box | None:
     else:
         points = []
         for point in children(coords, "Point"):
-            try:
-                points.append((float(point.attrib["x"]), float(point.attrib["y"])))
-            except (KeyError, ValueError):
-                continue
+            if "x" not in point.attrib or "y" not in point.attrib:
+                raise ValueError("a <Point> without x or y")
+            points.append((finite(point.attrib["x"]), finite(point.attrib["y"])))
     return polygon_box(points)
 
 
