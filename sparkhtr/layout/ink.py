@@ -24,6 +24,7 @@ WORK_SIDE = 1600  # the page's longer side is brought to about this many pixels 
 TARGET_PITCH = 28.0  # then rescaled so that text lines lie about this many pixels apart
 PAPER_DARKNESS = 0.55  # a place whose paper is darker than this share of the page's paper is not page
 SHRUNK_INK = 40  # a shrunk pixel is ink when this much of its 255 was ink at full size
+ACF_SMOOTH = 7  # rows the autocorrelation is averaged over (irregular lines give a ragged peak)
 MIN_PITCH = 6  # working pixels: closer rows are strokes of one line
 MIN_HEIGHT_SHARE = 0.12  # components lower than this share of the line pitch are specks
 
@@ -67,6 +68,7 @@ def _pitch(ink: np.ndarray) -> float:
         energy = float(rows @ rows)
         if energy > 0:
             total += np.correlate(rows, rows, mode="full")[height - 1 :] / energy
+    total = np.convolve(total, np.ones(ACF_SMOOTH) / ACF_SMOOTH, mode="same")  # one peak per lag, not a comb
     lags = np.arange(MIN_PITCH, max(MIN_PITCH + 1, height // 3))
     lags = lags[lags + 1 < height]
     if len(lags) == 0:
@@ -111,7 +113,7 @@ def _borders(parts: Components, pitch: float) -> np.ndarray:
     tall = parts.height > 4 * pitch
     sparse = parts.area < 0.08 * parts.height * parts.width
     thin = parts.width < 0.5 * pitch
-    huge = (parts.height > 0.5 * height) | (parts.width > 0.6 * width)
+    huge = (parts.height > 0.5 * height) | ((parts.width > 0.6 * width) & tall)  # not a ruled line of text
     edge = (parts.x0 == 0) | (parts.y0 == 0) | (parts.x1 == width) | (parts.y1 == height)
     blot = (parts.height > 1.5 * pitch) & (parts.width > 1.5 * pitch) & (parts.area > 0.25 * parts.height * parts.width)
     return (tall & (sparse | thin)) | huge | edge | blot
