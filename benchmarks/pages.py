@@ -62,7 +62,7 @@ class ReadCache:
         todo = [k for k in dict.fromkeys(keys) if k not in self.texts]
         if todo:
             by_key = dict(zip(keys, crops))
-            for key, result in zip(todo, self.recognizer.recognize([by_key[k] for k in todo])):
+            for key, result in zip(todo, self.recognizer.recognize([by_key[k] for k in todo], on_error="return")):
                 self.texts[key] = result.text or ""
             self.path.write_text(json.dumps(self.texts))
         return [self.texts[k] for k in keys]

@@ -72,6 +72,7 @@ def find_page_lines(image: Image.Image) -> list[PageLine]:
         return []
     typical = float(np.percentile([max(c.strength) for c in chains], 75))
     chains = [c for c in chains if len(c.strips) > 1 or max(c.strength) >= MIN_STRENGTH * typical]
+    chains = [piece for c in chains for piece in _split_at_corridors(c, page.ink, strip, page.pitch)]
     chains = _join(chains, page.ink, strip, page.pitch)
     shapes = [s for s in (_outline(c, page.ink, strip, page.pitch) for c in chains) if s is not None]
     order = reading_order([s[2] for s in shapes], page.pitch)
@@ -126,6 +127,38 @@ def _join(chains: list[Chain], ink: np.ndarray, strip: int, pitch: float) -> lis
             elif k not in taken:
                 out.append(chain)
         chains = out
+
+
+def _split_at_corridors(chain: Chain, ink: np.ndarray, strip: int, pitch: float) -> list[Chain]:
+    """A chain cut where its band crosses a corridor of paper: strips that straddle a column gap
+    hold a little ink of both sides, enough to link two columns' lines into one."""
+    if len(chain.strips) < 2:
+        return [chain]
+    width = ink.shape[1]
+    x0, x1 = chain.strips[0] * strip, min(width, (chain.strips[-1] + 1) * strip)
+    centres = [s * strip + strip / 2 for s in chain.strips]
+    columns = np.arange(x0, x1)
+    tops = np.interp(columns, centres, chain.tops).astype(int)
+    bottoms = np.interp(columns, centres, chain.bottoms).astype(int) + 1
+    rows = np.arange(ink.shape[0])[:, None]
+    inked = (ink[:, x0:x1] & (rows >= tops) & (rows < bottoms)).any(axis=0)
+    edges = np.flatnonzero(np.diff(np.r_[1, inked.astype(np.int8), 1]))  # blank runs: [start, end) pairs
+    cuts = [
+        x0 + (a + b) / 2
+        for a, b in zip(edges[0::2], edges[1::2])
+        if 0 < a and b < len(inked) and b - a > WORD_GAP * pitch
+        and _corridor(ink, x0 + a, x0 + b, float(np.interp(x0 + a, centres, chain.peaks)), pitch)
+    ]
+    pieces, start = [], 0
+    for cut in cuts + [np.inf]:
+        end = start
+        while end < len(centres) and centres[end] < cut:
+            end += 1
+        if end > start:
+            pieces.append(Chain(chain.strips[start:end], chain.peaks[start:end], chain.tops[start:end],
+                                chain.bottoms[start:end], chain.strength[start:end], chain.max_slope))
+        start = end
+    return pieces
 
 
 def _corridor(ink: np.ndarray, x0: float, x1: float, y: float, pitch: float) -> bool:
