@@ -89,7 +89,8 @@ def main() -> None:
             decoder=args.decoder
         )
         args.cache.mkdir(parents=True, exist_ok=True)
-        cache = ReadCache(args.cache / f"texts_{args.model or 'default'}_{args.decoder}.json".replace("/", "_"), recognizer)
+        name = f"texts_{args.model or 'default'}_{args.decoder}.json".replace("/", "_")
+        cache = ReadCache(args.cache / name, recognizer)
     xmls = sorted(p for p in args.pages.glob("*.xml") if not args.only or p.stem in args.only)
     rows = []
     for method in args.methods:
