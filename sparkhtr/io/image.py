@@ -25,8 +25,8 @@ DEFAULT_MAX_PIXELS = 50_000_000
 MIN_SIDE = 2
 # What the network may be given, whatever the source's size: a line resized to the model's input
 # height is refused beyond this many pixels (16,384 px wide at 64 px high, an aspect ratio of 256:1,
-# twice the longest real line we have seen). Why: the network's memory grows with its input's width
-# (about 40 kB per column for span_small, 60 kB for span at 64 px), so a 99-byte 10000x2 PNG
+# over 9 times the widest line of the shared datasets, 27.5:1). Why: the network's memory grows with
+# its input's width (about 40 kB per column for span_small, 60 kB for span at 64 px), so a 99-byte 10000x2 PNG
 # resized to 64 px high (320,000 px wide) took 6.8 GB; at this limit a line takes under 1 GB.
 DEFAULT_MAX_LINE_PIXELS = 64 * 16_384
 # File suffixes read as images where a folder is listed (CLI, dataset folders, page scans).
