@@ -17,6 +17,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 from sparkhtr.spark.binary_to_image import BinaryToImage  # noqa: E402
 from sparkhtr.spark.image_struct import ImageType  # noqa: E402
+from sparkhtr.spark.pdf_to_image import PdfToImage  # noqa: E402
 from sparkhtr.spark.recognizer import ImageHandwrittenTextRecognizer  # noqa: E402
 
-__all__ = ["BinaryToImage", "ImageHandwrittenTextRecognizer", "ImageType"]
+__all__ = ["BinaryToImage", "ImageHandwrittenTextRecognizer", "ImageType", "PdfToImage"]
