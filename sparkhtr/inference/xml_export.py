@@ -75,6 +75,8 @@ def _qualified(namespace: str, tag: str) -> str:
 
 def _points(box: LineBox) -> str:
     """PAGE polygon points are pixels, the last row and column included (LineBox's x1, y1 are not)."""
+    if getattr(box, "polygon", ()):  # a PageLine of find_page_lines: its outline, not its box
+        return " ".join(f"{x},{y}" for x, y in box.polygon)
     right, bottom = box.x1 - 1, box.y1 - 1
     return f"{box.x0},{box.y0} {right},{box.y0} {right},{bottom} {box.x0},{bottom}"
 
@@ -110,6 +112,8 @@ def page_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     for number, line in enumerate(result.lines, 1):
         element = ET.SubElement(region, q("TextLine"), id=f"r1_l{number}")
         ET.SubElement(element, q("Coords"), points=_points(line.box))
+        if getattr(line.box, "baseline", ()):
+            ET.SubElement(element, q("Baseline"), points=" ".join(f"{x},{y}" for x, y in line.box.baseline))
         equiv = ET.SubElement(element, q("TextEquiv"), conf=_confidence(line.result.confidence))
         ET.SubElement(equiv, q("Unicode")).text = xml_safe(line.result.text or "")
     ET.SubElement(ET.SubElement(region, q("TextEquiv")), q("Unicode")).text = xml_safe(result.text)
@@ -143,6 +147,9 @@ def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     block = ET.SubElement(space, q("TextBlock"), ID="b1", **_hpos(_union([line.box for line in result.lines])))
     for number, line in enumerate(result.lines, 1):
         element = ET.SubElement(block, q("TextLine"), ID=f"b1_l{number}", **_hpos(line.box))
+        if getattr(line.box, "polygon", ()):  # a PageLine: eScriptorium's and kraken's line shape
+            element.set("BASELINE", " ".join(f"{x} {y}" for x, y in line.box.baseline))
+            ET.SubElement(ET.SubElement(element, q("Shape")), q("Polygon"), POINTS=_points(line.box).replace(",", " "))
         for k, word in enumerate(_words(line.result.chars)):
             if k:
                 ET.SubElement(element, q("SP"))

@@ -116,4 +116,5 @@ def _borders(parts: Components, pitch: float) -> np.ndarray:
     huge = (parts.height > 0.5 * height) | ((parts.width > 0.6 * width) & tall)  # not a ruled line of text
     edge = (parts.x0 == 0) | (parts.y0 == 0) | (parts.x1 == width) | (parts.y1 == height)
     blot = (parts.height > 1.5 * pitch) & (parts.width > 1.5 * pitch) & (parts.area > 0.25 * parts.height * parts.width)
-    return (tall & (sparse | thin)) | huge | edge | blot
+    rule = (parts.width > 4 * pitch) & (parts.height < 0.3 * pitch)  # a paper edge, a ruled line alone
+    return (tall & (sparse | thin)) | huge | edge | blot | rule

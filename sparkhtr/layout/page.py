@@ -35,6 +35,7 @@ CORRIDOR = 3.0  # pitches above and below a gap that a column gap keeps blank
 CORRIDOR_WIDTH = 0.8  # pitches of paper a column gap is at least wide
 JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line was heading
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
+MIN_WIDTH = 1.0  # pitches: narrower marks are dots, dashes and stray pieces (33 of 36 such lost a match)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def find_page_lines(image: Image.Image) -> list[PageLine]:
     chains = [piece for c in chains for piece in _split_at_corridors(c, page.ink, strip, page.pitch)]
     chains = _join(chains, page.ink, strip, page.pitch)
     shapes = [s for s in (_outline(c, page.ink, strip, page.pitch) for c in chains) if s is not None]
+    shapes = [s for s in shapes if s[2][2] - s[2][0] >= MIN_WIDTH * page.pitch]
     order = reading_order([s[2] for s in shapes], page.pitch)
     height, width = image.height, image.width
     lines = []
