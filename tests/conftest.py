@@ -19,9 +19,13 @@ from sparkhtr.text.charset import LATIN_CHARSET
 REPO = Path(__file__).resolve().parents[1]
 
 
+FIXTURES = REPO / "tests" / "fixtures" / "shared"  # a few attributed lines, pages and the fonts
+
+
 def _shared_dir() -> Path:
     """The read-only data folder: $SPARKHTR_SHARED, else ../shared beside this checkout, else
-    ../shared beside the checkout this one was cloned from (a scratch clone made elsewhere)."""
+    ../shared beside the checkout this one was cloned from (a scratch clone made elsewhere), else
+    the small copy in tests/fixtures/shared."""
     if os.environ.get("SPARKHTR_SHARED"):
         return Path(os.environ["SPARKHTR_SHARED"])
     beside = REPO.parent / "shared"
@@ -32,7 +36,7 @@ def _shared_dir() -> Path:
     ).stdout.strip()
     if origin and Path(origin).is_dir() and (Path(origin).resolve().parent / "shared").is_dir():
         return Path(origin).resolve().parent / "shared"
-    return beside
+    return FIXTURES
 
 
 SHARED = _shared_dir()
@@ -40,6 +44,20 @@ SHARED = _shared_dir()
 # imports this conftest before it collects them.
 os.environ["SPARKHTR_SHARED"] = str(SHARED)
 COPISTE = SHARED / "data" / "copiste_dun_jour_fr"
+FULL_SHARED = SHARED.resolve() != FIXTURES.resolve()
+
+
+def pytest_report_header() -> str:
+    return f"sparkhtr test data: {SHARED}" + ("" if FULL_SHARED else " (the fixture subset: full_shared tests skip)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if FULL_SHARED:
+        return
+    skip = pytest.mark.skip(reason=f"needs the whole collections of ../shared/data; this run reads {FIXTURES}")
+    for item in items:
+        if item.get_closest_marker("full_shared"):
+            item.add_marker(skip)
 
 
 def _manifest() -> list[dict[str, str]]:

@@ -57,6 +57,7 @@ def test_a_malformed_map_names_the_file_and_line(tmp_path, content, problem):
     assert "bad.tsv" in str(info.value)
 
 
+@pytest.mark.full_shared
 def test_the_shipped_splits_keep_dev_and_test_writers_out_of_train(copiste_dir):
     """Every shipped map names groups (or lines) that exist, and no group is in two splits."""
     data = copiste_dir.parent
