@@ -15,7 +15,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.full: $(VENV)/.base
-	$(PIP) -e '.[spark,onnx,train,dev]'
+	$(PIP) -e '.[spark,onnx,pdf,train,dev]'
 	touch $@
 
 demo: $(VENV)/.base
