@@ -12,7 +12,7 @@ from pathlib import Path
 from sparkhtr.data.sample import LineSample
 from sparkhtr.data.splits import apply_split_map, split_map_for
 
-__all__ = ["KINDS", "parse_spec", "open_dataset"]
+__all__ = ["KINDS", "parse_spec", "read_dataset", "open_dataset"]
 
 KINDS = {
     "folder": ("sparkhtr.data.folder", "read_folder"),
@@ -31,6 +31,16 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return "folder", spec
 
 
+def read_dataset(kind: str, path: str | Path, **options: object) -> list[LineSample]:
+    """The reader of ``kind`` (a key of ``KINDS``) on ``path``, with its own ``options``
+    (``split``, ``drop_chars``, ``check_images``, ``report``...); a clear error for an unknown kind."""
+    try:
+        module, function = KINDS[kind.lower()]
+    except KeyError:
+        raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(KINDS)}") from None
+    return getattr(importlib.import_module(module), function)(path, **options)
+
+
 def open_dataset(
     spec: str, split: str | None = None, report: list[str] | None = None, splits: str | Path | None = None
 ) -> list[LineSample]:
@@ -40,7 +50,5 @@ def open_dataset(
     replace the dataset's own before ``split`` picks lines.
     """
     kind, path = parse_spec(spec)
-    module, function = KINDS[kind]
-    reader = getattr(importlib.import_module(module), function)
-    samples = apply_split_map(reader(path, report=report), split_map_for(path, splits))
+    samples = apply_split_map(read_dataset(kind, path, report=report), split_map_for(path, splits))
     return [s for s in samples if split is None or s.split == split]

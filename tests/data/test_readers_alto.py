@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from sparkhtr.data.readers import ReaderWarning, read_alto, read_dataset, skip_counts
+from sparkhtr.data.datasets import read_dataset
+from sparkhtr.data.readers import ReaderWarning, read_alto, skip_counts
 from sparkhtr.io.image import ImageError
 
 NS_V2 = "http://www.loc.gov/standards/alto/ns-v2#"

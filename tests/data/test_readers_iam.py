@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from sparkhtr.data.readers import read_dataset, read_iam, skip_counts
+from sparkhtr.data.datasets import read_dataset
+from sparkhtr.data.readers import read_iam, skip_counts
 from sparkhtr.io.image import ImageError
 
 HEADER = """#--- lines.txt ---------------------------------------------------------------#

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from sparkhtr.data.readers import ReaderWarning, read_dataset, read_pagexml, skip_counts
+from sparkhtr.data.datasets import read_dataset
+from sparkhtr.data.readers import ReaderWarning, read_pagexml, skip_counts
 from sparkhtr.io.image import ImageError
 
 NS_2013 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from sparkhtr.data.readers import read_dataset, read_read2016, skip_counts
+from sparkhtr.data.datasets import read_dataset
+from sparkhtr.data.readers import read_read2016, skip_counts
 from sparkhtr.data.readers.read2016 import split_from_folder
 from sparkhtr.io.image import ImageError
 

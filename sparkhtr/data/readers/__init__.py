@@ -1,6 +1,7 @@
 """Dataset readers: public HTR corpora (IAM, RIMES 2011, READ 2016) and users' own PAGE / ALTO ground truth.
 
-Every reader is ``read_<kind>(path, **options) -> list[LineSample]`` and lists lines without decoding images:
+Every reader is ``read_<kind>(path, **options) -> list[LineSample]`` (``sparkhtr.data.datasets.KINDS``, the one
+registry of dataset kinds, names them for ``KIND:PATH`` specs) and lists lines without decoding images:
 each sample has an ``id`` unique within the call, its text normalised by ``normalize_text``, a ``split``
 ("train", "val" or "test"), a lazy ``load`` that returns the (cropped) line as a PIL image, and ``source``: the
 file that defines the line -- the line image for IAM, the XML file for RIMES, PAGE, READ 2016 and ALTO.
@@ -20,45 +21,20 @@ Common options and conventions (same in every reader):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 from sparkhtr.data.readers._common import REASONS, ReaderWarning, skip_counts
 from sparkhtr.data.readers.alto import read_alto
 from sparkhtr.data.readers.iam import read_iam
 from sparkhtr.data.readers.pagexml import read_pagexml
 from sparkhtr.data.readers.read2016 import read_read2016
 from sparkhtr.data.readers.rimes import read_rimes
-from sparkhtr.data.sample import LineSample
 
 __all__ = [
-    "READERS",
     "REASONS",
     "ReaderWarning",
     "read_alto",
-    "read_dataset",
     "read_iam",
     "read_pagexml",
     "read_read2016",
     "read_rimes",
     "skip_counts",
 ]
-
-Reader = Callable[..., list[LineSample]]
-
-READERS: dict[str, Reader] = {
-    "iam": read_iam,
-    "rimes": read_rimes,
-    "read2016": read_read2016,
-    "page": read_pagexml,
-    "alto": read_alto,
-}
-
-
-def read_dataset(kind: str, path: str | Path, **options: object) -> list[LineSample]:
-    """``READERS[kind](path, **options)``, with a clear error for an unknown kind."""
-    try:
-        reader = READERS[kind.lower()]
-    except KeyError:
-        raise ValueError(f"unknown dataset kind {kind!r}; known: {', '.join(READERS)}") from None
-    return reader(path, **options)
