@@ -19,11 +19,15 @@ typedef struct {
 } Entry;
 
 typedef struct {
+    int64_t total, distinct; /* of the chars seen after this context */
+    int32_t link, depth;     /* node of the context less its oldest char; its length */
+} Node;                      /* one cache line for what a walk reads of a context */
+
+typedef struct {
     int order;
     double vocab_size;
     int64_t nchars, line_start, line_end, nodes;
-    int32_t *link, *depth; /* node of the context less its oldest char; its length */
-    int64_t *totals, *distinct;
+    Node *node;
     Entry *entries;
     uint64_t mask;
     int32_t start; /* the state of the empty text: its history is all line starts */
@@ -36,13 +40,27 @@ static const Entry *lm_entry(const LM *lm, int32_t node, int64_t ch) {
     return NULL;
 }
 
+/* Starts loading the entries a new text's state and probability will read: the search asks for
+ * them all at the start of a frame, so that their cache misses overlap instead of queueing. */
+static void lm_prefetch(const LM *lm, int32_t state, int64_t ch) {
+#if defined(__GNUC__)
+    if (state < 0) return;
+    uint64_t key = (uint64_t)state * (uint64_t)lm->nchars + (uint64_t)ch;
+    __builtin_prefetch(&lm->entries[mix(key) & lm->mask]);
+    if (lm->node[state].depth == lm->order - 1 && lm->node[state].link >= 0) {
+        key = (uint64_t)lm->node[state].link * (uint64_t)lm->nchars + (uint64_t)ch;
+        __builtin_prefetch(&lm->entries[mix(key) & lm->mask]);
+    }
+#endif
+}
+
 /* lm.py's walk for ch, up to context `node` (its value before the log). */
 static double lm_prob(const LM *lm, int32_t node, int64_t ch) {
     if (lm->nodes == 0) return 1.0 / lm->vocab_size; /* no context seen, not even the empty one */
     int32_t unseen[64];
     int depth = 0;
     double prob = 1.0 / lm->vocab_size;
-    for (int32_t at = node; at >= 0; at = lm->link[at]) {
+    for (int32_t at = node; at >= 0; at = lm->node[at].link) {
         const Entry *e = lm_entry(lm, at, ch);
         if (e != NULL && e->seen) {
             prob = e->prob;
@@ -51,8 +69,8 @@ static double lm_prob(const LM *lm, int32_t node, int64_t ch) {
         unseen[depth++] = at;
     }
     while (depth > 0) {
-        int32_t at = unseen[--depth];
-        prob = ((double)0 + (double)lm->distinct[at] * prob) / (double)(lm->totals[at] + lm->distinct[at]);
+        const Node *at = &lm->node[unseen[--depth]];
+        prob = ((double)0 + (double)at->distinct * prob) / (double)(at->total + at->distinct);
     }
     return prob;
 }
@@ -61,20 +79,17 @@ static double lm_prob(const LM *lm, int32_t node, int64_t ch) {
 static int32_t lm_next(const LM *lm, int32_t state, int64_t ch) {
     if (lm->nodes == 0) return -1;
     if (lm->order == 1) return 0; /* only the empty context */
-    if (lm->depth[state] == lm->order - 1) state = lm->link[state]; /* the oldest char leaves the history */
+    if (lm->node[state].depth == lm->order - 1) state = lm->node[state].link; /* the oldest char leaves */
     for (;;) {
         const Entry *e = lm_entry(lm, state, ch);
         if (e != NULL && e->child >= 0) return e->child;
         if (state == 0) return 0;
-        state = lm->link[state];
+        state = lm->node[state].link;
     }
 }
 
 static void lm_release(LM *lm) {
-    free(lm->link);
-    free(lm->depth);
-    free(lm->totals);
-    free(lm->distinct);
+    free(lm->node);
     free(lm->entries);
     free(lm);
 }
@@ -101,14 +116,17 @@ static PyObject *lm_new(PyObject *self, PyObject *args) {
     while (size * 7 < (uint64_t)count * 10 + 16) size <<= 1; /* at most 70 % full */
     LM *lm = calloc(1, sizeof(LM));
     if (lm != NULL) {
-        *lm = (LM){order, vocab_size, nchars, line_start, line_end, nodes, copy_of(&link), copy_of(&depth),
-                   copy_of(&tot), copy_of(&dis), malloc(size * sizeof(Entry)), size - 1, 0};
+        *lm = (LM){order, vocab_size, nchars, line_start, line_end, nodes, malloc((size_t)(nodes + 1) * sizeof(Node)),
+                   malloc(size * sizeof(Entry)), size - 1, 0};
     }
-    if (lm == NULL || !lm->link || !lm->depth || !lm->totals || !lm->distinct || !lm->entries) {
+    if (lm == NULL || !lm->node || !lm->entries) {
         if (lm != NULL) lm_release(lm);
         PyErr_NoMemory();
         goto done;
     }
+    for (int64_t n = 0; n < nodes; n++)
+        lm->node[n] = (Node){((int64_t *)tot.buf)[n], ((int64_t *)dis.buf)[n], ((int32_t *)link.buf)[n],
+                             ((int32_t *)depth.buf)[n]};
     for (uint64_t i = 0; i < size; i++) lm->entries[i].key = EMPTY;
     const int64_t *key = keys.buf, *seen = counts.buf, *child = children.buf;
     for (int64_t n = 0; n < count; n++) {
@@ -118,8 +136,9 @@ static PyObject *lm_new(PyObject *self, PyObject *args) {
         int64_t ch = (int64_t)((uint64_t)key[n] % (uint64_t)nchars);
         double prob = 0.0;
         if (seen[n] > 0) { /* lm.py's step at this context, from the walk up to the one below */
-            double below = node == 0 ? 1.0 / vocab_size : lm_prob(lm, lm->link[node], ch);
-            prob = ((double)seen[n] + (double)lm->distinct[node] * below) / (double)(lm->totals[node] + lm->distinct[node]);
+            const Node *at = &lm->node[node];
+            double below = node == 0 ? 1.0 / vocab_size : lm_prob(lm, at->link, ch);
+            prob = ((double)seen[n] + (double)at->distinct * below) / (double)(at->total + at->distinct);
         }
         lm->entries[i] = (Entry){(uint64_t)key[n], prob, (int32_t)child[n], seen[n] > 0};
     }

@@ -254,6 +254,11 @@ static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t
                 break;
             }
         }
+        if (s->lm != NULL)
+            for (int64_t i = 0; i < count; i++)
+                for (int64_t k = 0; k < ncand; k++)
+                    if (candidates[k] != blank)
+                        lm_prefetch(s->lm, s->texts[beams[i].text].lm_state, s->cl->lm_id[candidates[k]]);
         int64_t nnext = 0;
         for (int64_t i = 0; i < count && !s->failed; i++) {
             Hyp prefix = beams[i];
@@ -266,11 +271,11 @@ static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t
                     continue;
                 }
                 if (c == prefix.last) { /* the same character continues to this frame: no new character */
-                    if (prefix.spans < 0) continue; /* only on frames of -inf scores */
-                    Span sp = s->spans[prefix.spans];
-                    if (prefix.label != NEG)
+                    if (prefix.label != NEG && prefix.spans >= 0) { /* a finite path has spans */
+                        Span sp = s->spans[prefix.spans];
                         add_label(s, entry(s, next, &nnext, t, prefix.text, prefix.last), prefix.label + p, sp.older,
                                   sp.label, sp.first, t);
+                    }
                     source = prefix.blank; /* a repeat only after a blank is a new character */
                 } else {
                     source = total;
@@ -326,6 +331,37 @@ static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t
     return ok ? 0 : -1;
 }
 
+/* ctc.py's _alignment_confidences for the best text: each character's mean probability over its
+ * frames, and the line's over all frames (blanks between characters), summed in double precision
+ * (numpy sums float32 log-probs' exponentials in float32: the two agree within 1e-6). */
+static PyObject *confidences(const Search *s, const double *lp, int64_t frames, int64_t classes, int32_t blank,
+                             int64_t best) {
+    int64_t count = 0;
+    for (int64_t at = best; at >= 0; at = s->spans[at].older) count++;
+    PyObject *chars = PyList_New(count);
+    if (chars == NULL) return NULL;
+    double line = 0.0;
+    int64_t frame = frames; /* frames after the current span (walking back) are blanks */
+    for (int64_t at = best, k = count - 1; at >= 0; at = s->spans[at].older, k--) {
+        const Span *sp = &s->spans[at];
+        for (; frame > sp->last + 1; frame--) line += exp(lp[(frame - 1) * classes + blank]);
+        double sum = 0.0;
+        for (int64_t t = sp->first; t <= sp->last; t++) sum += exp(lp[t * classes + sp->label]);
+        line += sum;
+        frame = sp->first;
+        PyObject *item = Py_BuildValue("(idii)", sp->label, sum / (double)(sp->last - sp->first + 1), sp->first,
+                                       sp->last);
+        if (item == NULL) {
+            Py_DECREF(chars);
+            return NULL;
+        }
+        PyList_SET_ITEM(chars, k, item);
+    }
+    for (; frame > 0; frame--) line += exp(lp[(frame - 1) * classes + blank]);
+    PyObject *result = Py_BuildValue("(Nd)", chars, frames > 0 ? line / (double)frames : 0.0);
+    return result;
+}
+
 static PyObject *decode(PyObject *self, PyObject *args) {
     Py_buffer lp, tried;
     long long frames, classes;
@@ -361,16 +397,10 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     failed = run_search(&s, lp.buf, tried.buf, frames, classes, blank, width, length_bonus, has_margin, margin, &best);
     Py_END_ALLOW_THREADS
+    PyObject *result = failed ? NULL : confidences(&s, lp.buf, frames, classes, blank, best);
     PyBuffer_Release(&lp);
     PyBuffer_Release(&tried);
-    PyObject *result = failed ? NULL : PyList_New(0);
-    for (int64_t at = best; result != NULL && at >= 0; at = s.spans[at].older) {
-        PyObject *span = Py_BuildValue("(iii)", s.spans[at].label, s.spans[at].first, s.spans[at].last);
-        if (span == NULL || PyList_Append(result, span) < 0) Py_CLEAR(result);
-        Py_XDECREF(span);
-    }
     search_free(&s);
     if (failed) return PyErr_NoMemory();
-    if (result != NULL && PyList_Reverse(result) < 0) Py_CLEAR(result);
     return result;
 }

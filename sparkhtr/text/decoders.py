@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sparkhtr.text.ctc import DecodedLine, beam_decode, greedy_decode
+from sparkhtr.text.ctc import DecodedLine, greedy_decode
+from sparkhtr.text.fast_beam import beam_decode_fast
 from sparkhtr.text.lexicon import Lexicon
 from sparkhtr.text.lm import LM_FILE, CharNgramLM
 
@@ -85,7 +86,7 @@ class BeamDecoder(Decoder):
         return found
 
     def __call__(self, log_probs: np.ndarray, charset: Sequence[str]) -> DecodedLine:
-        return beam_decode(
+        return beam_decode_fast(  # compiled when built, else ctc.beam_decode: the same texts
             log_probs, len(charset), charset, self.lm, self.lm_weight, self.length_bonus, self.beam_width,
             lexicon=self.lexicon, word_bonus=self.word_bonus, oov_penalty=self.oov_penalty,
         )

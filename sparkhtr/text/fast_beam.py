@@ -1,14 +1,14 @@
 """CTC prefix beam search in compiled code (``_beam.c``), with ``ctc.beam_decode`` as reference and fallback.
 
 ``beam_decode_fast`` takes the arguments of ``beam_decode`` and returns what it returns: the same
-texts, frame spans and confidences (tests/text/test_fast_beam.py), about 10x sooner, and without
-the GIL, so threads decode lines in parallel. It decodes in Python when the extension was not built
-(no C compiler at install) or when an input is outside what the compiled search handles (NaN
-log-probs, charset entries of more than one character, counts beyond 64 bits).
+texts and frame spans, confidences within 1e-6 (summed in double precision), in a tenth of the
+time, and without the GIL, so threads decode lines in parallel (tests/text/test_fast_beam.py,
+benchmarks/decoding.py). It decodes in Python when the extension was not built (no C compiler at
+install) or for inputs the compiled search does not take: NaN log-probs, charset entries of
+several characters, LM counts beyond 64 bits or contexts not closed under prefixes (hand-made).
 
-The language model and lexicon are turned into flat tables once per LM (about a second for the
-bundled one) and kept while the LM object lives; its counts are not copied back, so an LM edited
-later (``prune``) is converted again.
+The LM and lexicon are turned into flat tables the first time they decode (about a second for the
+bundled LM), kept while the LM object lives, and made again if its counts are replaced (``prune``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sparkhtr.text.ctc import DecodedLine, _alignment_confidences, beam_decode
+from sparkhtr.text.ctc import DecodedChar, DecodedLine, beam_decode
 from sparkhtr.text.lexicon import HYPHENS
 from sparkhtr.text.lm import LINE_END, LINE_START
 
@@ -40,7 +40,7 @@ _MAX_WORD = 256  # code points; the C side checks words up to this length
 _lock = threading.Lock()
 _lm_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lexicon_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_class_tables: dict = {}
+_class_tables: dict = {}  # charset -> class table, for decoding without an LM
 
 
 class _Unsupported(Exception):
@@ -51,7 +51,7 @@ class _LMTable:
     """The LM as _beam_lm.h reads it: its contexts as trie nodes (shortest first) with suffix links."""
 
     def __init__(self, lm: CharNgramLM) -> None:
-        self.counts = lm.counts  # which counts this was built from: prune() replaces them
+        self.classes: dict[tuple[str, ...], object | None] = {}  # charset -> its class table (_class_table)
         chars = set("".join(lm.counts)) | {c for f in lm.counts.values() for c in f} | set(lm.vocab)
         self.ids = {c: i for i, c in enumerate(sorted(chars | {LINE_START, LINE_END}))}
         self.unknown = len(self.ids)  # the id of a character the LM never saw
@@ -90,26 +90,32 @@ def _int64(*lists: list[int]) -> list[np.ndarray]:
         raise _Unsupported("counts beyond 64 bits") from exc
 
 
-def _lm_table(lm: CharNgramLM) -> _LMTable:
+def _lm_table(lm: CharNgramLM) -> _LMTable | None:
+    """The LM's tables, None when the compiled search cannot read this LM (remembered too)."""
     with _lock:
-        found = _lm_tables.get(lm)
-        if found is None or found.counts is not lm.counts:
-            if lm.order > 32:
-                raise _Unsupported("an order above 32")
-            found = _lm_tables[lm] = _LMTable(lm)
-        return found
+        found = _lm_tables.get(lm, (None, None))
+        if found[0] is not lm.counts:
+            try:
+                if lm.order > 32:
+                    raise _Unsupported("an order above 32")
+                table = _LMTable(lm)
+            except _Unsupported:
+                table = None
+            found = _lm_tables[lm] = (lm.counts, table)
+        return found[1]
 
 
-def _lexicon_table(lexicon: Lexicon) -> object:
+def _lexicon_table(lexicon: Lexicon) -> object | None:
     with _lock:
-        found = _lexicon_tables.get(lexicon)
-        if found is None or found[0] is not lexicon.words:
+        found = _lexicon_tables.get(lexicon, (None, None))
+        if found[0] is not lexicon.words:
             words = list(lexicon.words)
-            if any(len(w) > _MAX_WORD for w in words):
-                raise _Unsupported("a lexicon word longer than 256 characters")
-            cps = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.int32)
-            offsets = np.concatenate(([0], np.cumsum([len(w) for w in words]))).astype(np.int64)
-            found = _lexicon_tables[lexicon] = (lexicon.words, _beam.lex_new(cps, offsets))
+            table = None  # a word longer than the C side checks: decoded in Python
+            if all(len(w) <= _MAX_WORD for w in words):
+                cps = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.int32)
+                offsets = np.concatenate(([0], np.cumsum([len(w) for w in words]))).astype(np.int64)
+                table = _beam.lex_new(cps, offsets)
+            found = _lexicon_tables[lexicon] = (lexicon.words, table)
         return found[1]
 
 
@@ -119,23 +125,25 @@ def _lowers_as_in_a_word(char: str) -> bool:
     return all((a + char + b).lower() == a.lower() + char.lower() + b.lower() for a in ("", "a") for b in ("", "a"))
 
 
-def _class_table(charset: Sequence[str], lm_table: _LMTable | None) -> object:
-    key = (tuple(charset), lm_table)
+def _class_table(charset: Sequence[str], lm_table: _LMTable | None) -> object | None:
+    """Each class's LM id, letter and hyphen flags and lower case; None for entries of several characters."""
+    cache = lm_table.classes if lm_table is not None else _class_tables
+    key = tuple(charset)
     with _lock:
-        found = _class_tables.get(key)
-        if found is None:
+        if key not in cache:
+            if len(cache) > 16:  # charsets come from a few models; bound it anyway
+                cache.clear()
             if any(len(c) != 1 or not _lowers_as_in_a_word(c) for c in charset):
-                raise _Unsupported("charset entries must be single characters")
-            ids = [lm_table.ids.get(c, lm_table.unknown) if lm_table is not None else 0 for c in charset]
-            lowers = [c.lower() for c in charset]
-            cps = np.frombuffer("".join(lowers).encode("utf-32-le"), dtype=np.int32)
-            at = np.concatenate(([0], np.cumsum([len(s) for s in lowers]))).astype(np.int64)
-            alpha = np.array([c.isalpha() for c in charset], dtype=np.uint8)
-            hyphen = np.array([c in HYPHENS for c in charset], dtype=np.uint8)
-            if len(_class_tables) > 64:  # charsets come from a few models; bound it anyway
-                _class_tables.clear()
-            found = _class_tables[key] = _beam.classes_new(np.asarray(ids, dtype=np.int64), alpha, hyphen, cps, at)
-        return found
+                cache[key] = None  # ctc.py's texts as dict keys need one character per class
+            else:
+                ids = [lm_table.ids.get(c, lm_table.unknown) if lm_table is not None else 0 for c in charset]
+                lowers = [c.lower() for c in charset]
+                cps = np.frombuffer("".join(lowers).encode("utf-32-le"), dtype=np.int32)
+                at = np.concatenate(([0], np.cumsum([len(c) for c in lowers]))).astype(np.int64)
+                alpha = np.array([c.isalpha() for c in charset], dtype=np.uint8)
+                hyphen = np.array([c in HYPHENS for c in charset], dtype=np.uint8)
+                cache[key] = _beam.classes_new(np.asarray(ids, dtype=np.int64), alpha, hyphen, cps, at)
+        return cache[key]
 
 
 def beam_decode_fast(
@@ -158,20 +166,20 @@ def beam_decode_fast(
     if _beam is None or frames == 0 or blank != len(charset) or log_probs.shape[1] != len(charset) + 1:
         return beam_decode(log_probs, blank, charset, *settings)
     scores = np.ascontiguousarray(log_probs, dtype=np.float64)
-    if np.isnan(scores).any():
-        return beam_decode(log_probs, blank, charset, *settings)
-    try:
-        lm_table = _lm_table(lm) if lm is not None else None
-        lexicon_table = _lexicon_table(lexicon) if lexicon is not None else None
-        classes = _class_table(charset, lm_table)
-    except _Unsupported:
+    lm_table = _lm_table(lm) if lm is not None else None
+    lexicon_table = _lexicon_table(lexicon) if lexicon is not None else None
+    classes = _class_table(charset, lm_table)
+    if np.isnan(scores).any() or classes is None or (lm_table is None) != (lm is None) or (
+        (lexicon_table is None) != (lexicon is None)
+    ):
         return beam_decode(log_probs, blank, charset, *settings)
     # Which classes each frame tries, as beam_decode chooses them (numpy's comparison in the input's dtype).
     tried = log_probs >= prune
     tried[np.arange(frames), log_probs.argmax(axis=1)] = True
-    spans = _beam.decode(
-        scores, np.ascontiguousarray(tried, dtype=np.uint8), frames, scores.shape[1], blank, classes, lm_table.table if lm_table is not None else None,
-        lexicon_table, float(lm_weight), float(length_bonus), int(beam_width), float(word_bonus),
-        float(oov_penalty), margin is not None, float(margin) if margin is not None else 0.0,
+    chars, confidence = _beam.decode(
+        scores, np.ascontiguousarray(tried, dtype=np.uint8), frames, scores.shape[1], blank, classes,
+        lm_table.table if lm_table is not None else None, lexicon_table, float(lm_weight), float(length_bonus),
+        int(beam_width), float(word_bonus), float(oov_penalty), margin is not None,
+        float(margin) if margin is not None else 0.0,
     )
-    return _alignment_confidences(log_probs, blank, spans)
+    return DecodedLine([DecodedChar(*char) for char in chars], confidence)
