@@ -3,7 +3,10 @@
 The network reads every line once; each decoder then decodes the stored log-probabilities, so the
 figures compare decoding alone (the network's own time is printed once, as the baseline the
 decoders' cost is measured against). Decoders: greedy (SPAN's), and beam search with the model's
-LM at several beam widths, with and without its lexicon, and without any LM.
+LM at several beam widths, with and without its lexicon, and without any LM. Each beam decoder
+runs compiled (sparkhtr/text/_beam.c, what BeamDecoder uses) and as the Python reference
+(ctc.beam_decode) in the same run: both columns, their ratio, and whether every text is the same.
+Last, the default decoder on --decode-threads threads, to show that lines decode in parallel.
 
     python benchmarks/decoding.py ../shared/data/copiste_dun_jour_fr --split val [--model MODEL] [--widths 10 20 40]
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import torch
@@ -21,8 +25,30 @@ from tqdm import tqdm
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.registry import model_dir
 from sparkhtr.text.charset import Charset
+from sparkhtr.text.ctc import beam_decode
 from sparkhtr.text.decoders import BeamDecoder, GreedyDecoder, make_decoder
+from sparkhtr.text.fast_beam import COMPILED
 from sparkhtr.text.metrics import corpus_scores
+
+
+def python_reference(decoder: BeamDecoder):
+    """The same beam search in Python (ctc.beam_decode), as BeamDecoder decoded before it was compiled."""
+
+    def decode(log_probs, charset):
+        return beam_decode(log_probs, len(charset), charset, decoder.lm, decoder.lm_weight, decoder.length_bonus,
+                           decoder.beam_width, lexicon=decoder.lexicon, word_bonus=decoder.word_bonus,
+                           oov_penalty=decoder.oov_penalty)
+
+    return decode
+
+
+def timed(decode, log_probs: list, chars: list[str]) -> tuple[list[list[int]], float]:
+    """Each line's labels and the milliseconds per line, after one line to warm up (an LM's tables are
+    built the first time it decodes)."""
+    decode(log_probs[0], chars)
+    started = time.perf_counter()
+    labels = [[c.label for c in decode(lp, chars).chars] for lp in log_probs]
+    return labels, 1000 * (time.perf_counter() - started) / len(log_probs)
 
 
 def main() -> None:
@@ -30,6 +56,7 @@ def main() -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--widths", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the network (default 1)")
+    parser.add_argument("--decode-threads", type=int, default=2, help="threads for the parallel run (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -44,6 +71,7 @@ def main() -> None:
 
     decoders: list[tuple[str, object]] = [("greedy", GreedyDecoder())]
     model_beam = make_decoder("beam", model)
+    default = model_beam
     for width in args.widths:
         if model_beam.lm is not None and model_beam.lm.lexicon is not None:
             decoders.append((f"beam {width}, LM + lexicon", replace(model_beam, beam_width=width)))
@@ -54,13 +82,30 @@ def main() -> None:
 
     print(f"{len(samples)} lines of {args.dataset} ({args.split}), model {model}")
     print(f"network (torch fp32, {args.threads} thread(s), image loading included): {network_ms:.1f} ms/line")
-    print(f"{'decoder':<32} {'CER %':>7} {'WER %':>7} {'ms/line':>8} {'x network time':>15}")
+    print(f"beam search compiled: {COMPILED}; default decoder: beam {default.beam_width}, LM + lexicon")
+    print(f"{'decoder':<32} {'CER %':>7} {'WER %':>7} {'ms/line':>8} {'x network':>10} {'Python ms':>10} "
+          f"{'x faster':>9} {'same texts':>10}")
     for name, decoder in decoders:
-        started = time.perf_counter()
-        texts = [charset.decode(c.label for c in decoder(lp, charset.chars).chars) for lp in log_probs]
-        ms = 1000 * (time.perf_counter() - started) / len(samples)
+        labels, ms = timed(decoder, log_probs, charset.chars)
+        texts = [charset.decode(line) for line in labels]
         scores = corpus_scores(zip(references, texts))
-        print(f"{name:<32} {100 * scores['cer']:7.2f} {100 * scores['wer']:7.2f} {ms:8.2f} {ms / network_ms:15.2f}")
+        row = f"{name:<32} {100 * scores['cer']:7.2f} {100 * scores['wer']:7.2f} {ms:8.2f} {ms / network_ms:10.3f}"
+        if isinstance(decoder, BeamDecoder):
+            python_labels, python_ms = timed(python_reference(decoder), log_probs, charset.chars)
+            same = sum(a == b for a, b in zip(labels, python_labels))
+            row += f" {python_ms:10.2f} {python_ms / ms:9.1f} {same:>5}/{len(labels)}"
+        print(row)
+
+    # Lines decoded by several threads at once: the compiled search releases the GIL.
+    for threads in (1, args.decode_threads):
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda lp: default(lp, charset.chars), log_probs[:threads]))  # warm
+            started = time.perf_counter()
+            list(pool.map(lambda lp: default(lp, charset.chars), log_probs))
+            ms = 1000 * (time.perf_counter() - started) / len(log_probs)
+        if threads == 1:
+            alone = ms
+        print(f"default decoder on {threads} thread(s): {ms:.2f} ms/line wall, {alone / ms:.2f}x one thread")
 
 
 if __name__ == "__main__":

@@ -216,26 +216,51 @@ static void search_free(Search *s) {
 }
 
 /* The search over `frames` x `classes` log-probs; the best text's span node in *best_spans. */
-static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t frames, int64_t classes, int32_t blank,
-                      int32_t width, double length_bonus, int has_margin, double margin, int64_t *best_spans) {
+/* One line's log-probs as numpy gave them, float32 or float64, frames x classes. */
+typedef struct {
+    const void *data;
+    int f32;
+    int64_t frames, classes;
+} Scores;
+
+static double score_at(const Scores *sc, int64_t t, int64_t c) {
+    int64_t at = t * sc->classes + c;
+    return sc->f32 ? (double)((const float *)sc->data)[at] : ((const double *)sc->data)[at];
+}
+
+static int has_nan(const Scores *sc) {
+    for (int64_t t = 0; t < sc->frames; t++)
+        for (int64_t c = 0; c < sc->classes; c++)
+            if (isnan(score_at(sc, t, c))) return 1;
+    return 0;
+}
+
+static int run_search(Search *s, const Scores *sc, int32_t blank, int32_t width, double prune, double length_bonus,
+                      int has_margin, double margin, int64_t *best_spans) {
+    int64_t frames = sc->frames, classes = sc->classes;
+    /* numpy compares float32 log-probs with the floor in float32: the floor rounded to float first */
+    double floor_tried = sc->f32 ? (double)(float)prune : prune;
+    double *row = malloc((size_t)classes * sizeof(double));
     int64_t beams_cap = width > 1 ? width : 1, next_cap = 64, count = 1;
     Hyp *beams = malloc((size_t)beams_cap * sizeof(Hyp)), *next = malloc((size_t)next_cap * sizeof(Hyp));
     int32_t *candidates = malloc((size_t)classes * sizeof(int32_t));
     Ranked *ranked = malloc((size_t)next_cap * sizeof(Ranked));
     s->texts_cap = 256;
     s->texts = malloc((size_t)s->texts_cap * sizeof(Text));
-    int ok = beams && next && candidates && ranked && s->texts && table_init(&s->children, 256) == 0;
+    int ok = row && beams && next && candidates && ranked && s->texts && table_init(&s->children, 256) == 0;
     if (ok) {
         s->ntexts = 1;
         s->texts[0] = (Text){-1, -1, 0, 0, FNV_BASIS, 0.0, s->lm != NULL ? s->lm->start : -1, -1, 0};
         beams[0] = (Hyp){0.0, NEG, 0.0, 0, -1, -1}; /* the empty text, after a blank of log-prob 0 */
     }
     for (int32_t t = 0; ok && t < frames; t++) {
-        const double *row = lp + (int64_t)t * classes;
-        const uint8_t *tried_here = tried + (int64_t)t * classes; /* above the prune floor, or the best */
-        int64_t ncand = 0;
-        for (int64_t c = 0; c < classes; c++)
-            if (tried_here[c]) candidates[ncand++] = (int32_t)c;
+        int64_t best = 0, ncand = 0;
+        for (int64_t c = 0; c < classes; c++) {
+            row[c] = score_at(sc, t, c);
+            if (row[c] > row[best]) best = c; /* the first maximum, as numpy's argmax */
+        }
+        for (int64_t c = 0; c < classes; c++) /* the classes tried: above the prune floor, and the best */
+            if (row[c] >= floor_tried || c == best) candidates[ncand++] = (int32_t)c;
         if (ncand == 1 && candidates[0] == blank) { /* only the blank: texts stay, ranks shift alike */
             for (int64_t i = 0; i < count; i++) {
                 beams[i].blank = beams[i].spans_score = total_of(&beams[i]) + row[blank];
@@ -324,6 +349,7 @@ static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t
             }
         }
     }
+    free(row);
     free(beams);
     free(next);
     free(candidates);
@@ -334,8 +360,8 @@ static int run_search(Search *s, const double *lp, const uint8_t *tried, int64_t
 /* ctc.py's _alignment_confidences for the best text: each character's mean probability over its
  * frames, and the line's over all frames (blanks between characters), summed in double precision
  * (numpy sums float32 log-probs' exponentials in float32: the two agree within 1e-6). */
-static PyObject *confidences(const Search *s, const double *lp, int64_t frames, int64_t classes, int32_t blank,
-                             int64_t best) {
+static PyObject *confidences(const Search *s, const Scores *sc, int32_t blank, int64_t best) {
+    int64_t frames = sc->frames;
     int64_t count = 0;
     for (int64_t at = best; at >= 0; at = s->spans[at].older) count++;
     PyObject *chars = PyList_New(count);
@@ -344,9 +370,9 @@ static PyObject *confidences(const Search *s, const double *lp, int64_t frames, 
     int64_t frame = frames; /* frames after the current span (walking back) are blanks */
     for (int64_t at = best, k = count - 1; at >= 0; at = s->spans[at].older, k--) {
         const Span *sp = &s->spans[at];
-        for (; frame > sp->last + 1; frame--) line += exp(lp[(frame - 1) * classes + blank]);
+        for (; frame > sp->last + 1; frame--) line += exp(score_at(sc, frame - 1, blank));
         double sum = 0.0;
-        for (int64_t t = sp->first; t <= sp->last; t++) sum += exp(lp[t * classes + sp->label]);
+        for (int64_t t = sp->first; t <= sp->last; t++) sum += exp(score_at(sc, t, sp->label));
         line += sum;
         frame = sp->first;
         PyObject *item = Py_BuildValue("(idii)", sp->label, sum / (double)(sp->last - sp->first + 1), sp->first,
@@ -357,20 +383,23 @@ static PyObject *confidences(const Search *s, const double *lp, int64_t frames, 
         }
         PyList_SET_ITEM(chars, k, item);
     }
-    for (; frame > 0; frame--) line += exp(lp[(frame - 1) * classes + blank]);
+    for (; frame > 0; frame--) line += exp(score_at(sc, frame - 1, blank));
     PyObject *result = Py_BuildValue("(Nd)", chars, frames > 0 ? line / (double)frames : 0.0);
     return result;
 }
 
+/* decode(log_probs, is float32, frames, classes, blank, class table, LM table or None, lexicon table or
+ * None, lm_weight, length_bonus, beam_width, prune, word_bonus, oov_penalty, has margin, margin):
+ * ([(label, confidence, first frame, last frame)], line confidence), or None for NaN log-probs. */
 static PyObject *decode(PyObject *self, PyObject *args) {
-    Py_buffer lp, tried;
+    Py_buffer lp;
     long long frames, classes;
-    int blank, width, has_margin;
-    double lm_weight, length_bonus, word_bonus, oov_penalty, margin;
+    int f32, blank, width, has_margin;
+    double lm_weight, length_bonus, prune, word_bonus, oov_penalty, margin;
     PyObject *classes_capsule, *lm_capsule, *lex_capsule;
-    if (!PyArg_ParseTuple(args, "y*y*LLiOOOddiddpd", &lp, &tried, &frames, &classes, &blank, &classes_capsule,
-                          &lm_capsule, &lex_capsule, &lm_weight, &length_bonus, &width, &word_bonus, &oov_penalty,
-                          &has_margin, &margin))
+    if (!PyArg_ParseTuple(args, "y*pLLiOOOddidddpd", &lp, &f32, &frames, &classes, &blank, &classes_capsule,
+                          &lm_capsule, &lex_capsule, &lm_weight, &length_bonus, &width, &prune, &word_bonus,
+                          &oov_penalty, &has_margin, &margin))
         return NULL;
     Search s = {0};
     s.cl = PyCapsule_GetPointer(classes_capsule, "sparkhtr._beam.Classes");
@@ -378,28 +407,27 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     s.lex = lex_capsule == Py_None ? NULL : PyCapsule_GetPointer(lex_capsule, "sparkhtr._beam.Lex");
     if (s.cl == NULL || (lm_capsule != Py_None && s.lm == NULL) || (lex_capsule != Py_None && s.lex == NULL)) {
         PyBuffer_Release(&lp);
-        PyBuffer_Release(&tried);
         return NULL;
     }
-    if (frames < 0 || classes < 1 || lp.len != (Py_ssize_t)(frames * classes * (long long)sizeof(double)) ||
-        tried.len != (Py_ssize_t)(frames * classes) ||
-        classes != s.cl->classes + 1 || blank != classes - 1 || width < 1 || (s.lm != NULL && s.lm->order > 64)) {
+    long long item = f32 ? (long long)sizeof(float) : (long long)sizeof(double);
+    if (frames < 1 || classes < 1 || lp.len != (Py_ssize_t)(frames * classes * item) || classes != s.cl->classes + 1 ||
+        blank != classes - 1 || width < 1 || (s.lm != NULL && s.lm->order > 64)) {
         PyBuffer_Release(&lp);
-        PyBuffer_Release(&tried);
         PyErr_SetString(PyExc_ValueError, "decode: log-probs, charset and tables disagree");
         return NULL;
     }
+    Scores sc = {lp.buf, f32, frames, classes};
     s.lm_weight = lm_weight;
     s.word_bonus = word_bonus;
     s.oov_penalty = oov_penalty;
     int64_t best = -1;
-    int failed;
+    int failed = 0, nan = 0;
     Py_BEGIN_ALLOW_THREADS
-    failed = run_search(&s, lp.buf, tried.buf, frames, classes, blank, width, length_bonus, has_margin, margin, &best);
+    nan = has_nan(&sc);
+    if (!nan) failed = run_search(&s, &sc, blank, width, prune, length_bonus, has_margin, margin, &best);
     Py_END_ALLOW_THREADS
-    PyObject *result = failed ? NULL : confidences(&s, lp.buf, frames, classes, blank, best);
+    PyObject *result = nan ? Py_NewRef(Py_None) : failed ? NULL : confidences(&s, &sc, blank, best);
     PyBuffer_Release(&lp);
-    PyBuffer_Release(&tried);
     search_free(&s);
     if (failed) return PyErr_NoMemory();
     return result;

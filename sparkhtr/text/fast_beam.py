@@ -163,23 +163,21 @@ def beam_decode_fast(
     """``ctc.beam_decode`` (same arguments, same result), compiled when the extension is built."""
     settings = (lm, lm_weight, length_bonus, beam_width, prune, lexicon, word_bonus, oov_penalty, margin)
     frames = log_probs.shape[0]
-    if _beam is None or frames == 0 or blank != len(charset) or log_probs.shape[1] != len(charset) + 1:
+    if (_beam is None or frames == 0 or blank != len(charset) or log_probs.shape[1] != len(charset) + 1
+            or log_probs.dtype not in (np.float32, np.float64)):
         return beam_decode(log_probs, blank, charset, *settings)
-    scores = np.ascontiguousarray(log_probs, dtype=np.float64)
     lm_table = _lm_table(lm) if lm is not None else None
     lexicon_table = _lexicon_table(lexicon) if lexicon is not None else None
     classes = _class_table(charset, lm_table)
-    if np.isnan(scores).any() or classes is None or (lm_table is None) != (lm is None) or (
-        (lexicon_table is None) != (lexicon is None)
-    ):
+    if classes is None or (lm_table is None) != (lm is None) or (lexicon_table is None) != (lexicon is None):
         return beam_decode(log_probs, blank, charset, *settings)
-    # Which classes each frame tries, as beam_decode chooses them (numpy's comparison in the input's dtype).
-    tried = log_probs >= prune
-    tried[np.arange(frames), log_probs.argmax(axis=1)] = True
-    chars, confidence = _beam.decode(
-        scores, np.ascontiguousarray(tried, dtype=np.uint8), frames, scores.shape[1], blank, classes,
+    found = _beam.decode(
+        np.ascontiguousarray(log_probs), log_probs.dtype == np.float32, frames, log_probs.shape[1], blank, classes,
         lm_table.table if lm_table is not None else None, lexicon_table, float(lm_weight), float(length_bonus),
-        int(beam_width), float(word_bonus), float(oov_penalty), margin is not None,
+        int(beam_width), float(prune), float(word_bonus), float(oov_penalty), margin is not None,
         float(margin) if margin is not None else 0.0,
     )
+    if found is None:  # NaN log-probs: the Python search says what it makes of them
+        return beam_decode(log_probs, blank, charset, *settings)
+    chars, confidence = found
     return DecodedLine([DecodedChar(*char) for char in chars], confidence)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -151,3 +152,51 @@ def test_threads_decode_alike():
     for worker in workers:
         worker.join()
     assert [results[i] for i in range(len(lines))] == alone
+
+
+def test_the_prune_floor_compares_float32_log_probs_as_numpy_does():
+    # numpy compares float32 log-probs with the floor rounded to float32: -3.3f is tried under a floor
+    # of -3.2999999 (above -3.3f in double precision), and with a length bonus it is read.
+    log_probs = np.log(np.array([[np.exp(-3.3), 1 - np.exp(-3.3)]], dtype=np.float32))
+    log_probs[0, 0] = np.float32(-3.3)
+    kwargs = dict(length_bonus=5.0, prune=-3.2999999, beam_width=4)
+    reference = beam_decode(log_probs, 1, ["a"], **kwargs)
+    assert [c.label for c in reference.chars] == [0]
+    _assert_same(reference, beam_decode_fast(log_probs, 1, ["a"], **kwargs))
+    as_double = log_probs.astype(np.float64)  # in float64 the floor is above -3.3f: only the blank is tried
+    assert beam_decode(as_double, 1, ["a"], **kwargs).chars == []
+    assert beam_decode_fast(as_double, 1, ["a"], **kwargs).chars == []
+
+
+def test_another_thread_runs_python_while_a_line_decodes():
+    """The search runs without the GIL: a thread counting in Python keeps counting all through one long
+    decode. With the GIL held, it could count only in the switch interval (5 ms) before the call."""
+    frames = 10_000
+    rng = np.random.default_rng(5)
+    logits = rng.normal(scale=1.0, size=(frames, len(CHARSET) + 1))
+    logits[np.arange(frames), rng.integers(0, len(CHARSET) + 1, frames)] += 4.0
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    lm = _random_lm(2, 4)
+    lm_table = fast_beam._lm_table(lm)
+    tables = (fast_beam._class_table(CHARSET, lm_table), lm_table.table, fast_beam._lexicon_table(lm.lexicon))
+    stamps: list[float] = []
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    while not stamps:
+        time.sleep(0.001)
+    # The compiled call itself: the wrapper's own Python steps would let the counter in anyway.
+    started = time.perf_counter()
+    fast_beam._beam.decode(log_probs, False, frames, len(CHARSET) + 1, len(CHARSET), *tables, 0.5, 0.0, 10, -6.0,
+                           0.0, 1.0, True, 8.0)
+    ended = time.perf_counter()
+    done.set()
+    counter.join()
+    quarter = (ended - started) / 4
+    middle = sum(started + quarter < stamp < ended - quarter for stamp in stamps)
+    assert quarter > 0.01 and middle > 100, (ended - started, middle)
