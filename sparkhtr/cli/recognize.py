@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--draw", metavar="DIR", help="with --paragraph: save each image with its line boxes and texts here")
     p.add_argument("--page-xml", metavar="DIR", help="with --paragraph: write a PAGE XML file per image here")
     p.add_argument("--alto", metavar="DIR", help="with --paragraph: write an ALTO file per image here")
+    p.add_argument("--hocr", metavar="DIR", help="with --paragraph: write an hOCR (XHTML) file per image here")
     add_decoder_arguments(p)
     p.set_defaults(func=run)
 
@@ -135,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
     images, names, problems = expand_images(args.images)
     limits = ImageLimits(max_pixels=args.max_pixels)
-    if (args.draw or args.page_xml or args.alto) and not args.paragraph:
-        raise ValueError("--draw, --page-xml and --alto describe paragraphs: use them with --paragraph")
+    if (args.draw or args.page_xml or args.alto or args.hocr) and not args.paragraph:
+        raise ValueError("--draw, --page-xml, --alto and --hocr describe paragraphs: use them with --paragraph")
     for problem in problems:
         print(f"sparkhtr recognize: error: {problem}", file=sys.stderr)
     if not images:
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
 def print_paragraphs(recognizer, images: list[str], names: list[str], args: argparse.Namespace) -> int:
     """--paragraph: text prints each image's lines (under a "== path" header when there are
     several images); jsonl one object per image with its lines' boxes; tsv one row per line.
-    --draw, --page-xml and --alto write <name>.lines.png / <name>.xml files into their folders,
+    --draw, --page-xml, --alto and --hocr write <name>.lines.png / <name>.xml / <name>.hocr files into their folders,
     <name> the image's path relative to its folder argument without its suffix ("sub/a" for
     sub/a.png), or with it where two images would share one ("a.png", "a.jpg"): no output is
     ever overwritten by another's. The XML names the image by that relative path, so sparkhtr's
@@ -176,11 +177,13 @@ def print_paragraphs(recognizer, images: list[str], names: list[str], args: argp
     image is reported and the others go on."""
     from pathlib import Path
 
+    from sparkhtr.inference.hocr_export import hocr
     from sparkhtr.inference.xml_export import alto_xml, output_stems, page_xml
     from sparkhtr.io.image import ImageError, load_image
     from sparkhtr.layout import draw_lines
 
-    folders = {"draw": args.draw, "page": args.page_xml, "alto": args.alto}
+    folders = {"draw": args.draw, "page": args.page_xml, "alto": args.alto, "hocr": args.hocr}
+    writers = (("page", page_xml, ".xml"), ("alto", alto_xml, ".xml"), ("hocr", hocr, ".hocr"))
     for folder in folders.values():
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -195,9 +198,9 @@ def print_paragraphs(recognizer, images: list[str], names: list[str], args: argp
                 target = Path(folders["draw"]) / f"{stem}.lines.png"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 draw_lines(picture, boxes, texts, target)
-            for kind, write in (("page", page_xml), ("alto", alto_xml)):
+            for kind, write, suffix in writers:
                 if folders[kind]:
-                    target = Path(folders[kind]) / f"{stem}.xml"
+                    target = Path(folders[kind]) / f"{stem}{suffix}"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_text(write(page, name, picture.width, picture.height), encoding="utf-8")
         except (ImageError, OSError, ValueError, RuntimeError, MemoryError) as exc:

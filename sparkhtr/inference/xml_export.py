@@ -16,11 +16,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from functools import partial
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from sparkhtr.inference.recognizer import CharResult, ParagraphResult
 from sparkhtr.layout import LineBox
+from sparkhtr.layout.lines import MARGIN
 
-__all__ = ["page_xml", "alto_xml", "xml_safe", "output_stems", "REPLACEMENT"]
+__all__ = ["page_xml", "alto_xml", "xml_safe", "output_stems", "word_boxes", "baseline", "Word", "REPLACEMENT"]
 
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -112,22 +114,51 @@ def page_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     for number, line in enumerate(result.lines, 1):
         element = ET.SubElement(region, q("TextLine"), id=f"r1_l{number}")
         ET.SubElement(element, q("Coords"), points=_points(line.box))
-        if getattr(line.box, "baseline", ()):
-            ET.SubElement(element, q("Baseline"), points=" ".join(f"{x},{y}" for x, y in line.box.baseline))
+        ET.SubElement(element, q("Baseline"), points=" ".join(f"{x},{y}" for x, y in baseline(line.box)))
         equiv = ET.SubElement(element, q("TextEquiv"), conf=_confidence(line.result.confidence))
         ET.SubElement(equiv, q("Unicode")).text = xml_safe(line.result.text or "")
     ET.SubElement(ET.SubElement(region, q("TextEquiv")), q("Unicode")).text = xml_safe(result.text)
     return _serialize(root)
 
 
-def _words(chars: list[CharResult]) -> list[list[CharResult]]:
+def baseline(box: LineBox) -> tuple[tuple[int, int], ...]:
+    """The line's baseline, left to right: the line finder's own when it gives one (a ``PageLine``
+    of ``find_page_lines``), else a level line along the box's lower ink edge. ``find_lines`` keeps
+    MARGIN pixels of paper around the ink, so that edge is MARGIN rows above the box's last row; it
+    runs under the descenders, the best a box alone can tell (eScriptorium and kraken segment and
+    train on baselines, so every line written gets one)."""
+    found = tuple(getattr(box, "baseline", ()) or ())
+    if len(found) >= 2:
+        return found
+    y = max(box.y0, box.y1 - 1 - MARGIN)
+    return ((box.x0, y), (max(box.x0, box.x1 - 1), y))
+
+
+class Word(NamedTuple):
+    text: str
+    box: LineBox  # in the page's pixels, inside its line's box; the line's full height
+    confidence: float  # its least sure character's: a word is as sure as its weakest letter
+
+
+def word_boxes(box: LineBox, chars: Sequence[CharResult]) -> list[Word]:
+    """The words of a line read in ``box`` (split at spaces), placed from their characters' x ranges
+    (relative to ``box.x0``; each range takes in half of its neighbouring gaps). Clamped inside the
+    box and at least a pixel wide, so a word box never leaves its line, whatever the ranges say.
+    ALTO's ``String`` and hOCR's ``ocrx_word`` are both written from these."""
     words: list[list[CharResult]] = [[]]
     for char in chars:
         if char.char == " ":
             words.append([])
         else:
             words[-1].append(char)
-    return [word for word in words if word]
+    out = []
+    right = max(box.x0 + 1, box.x1)
+    for word in (w for w in words if w):
+        x0 = min(max(box.x0, box.x0 + math.floor(word[0].x0)), right - 1)
+        x1 = min(max(x0 + 1, box.x0 + round(word[-1].x1)), right)
+        confidence = min(c.confidence for c in word)
+        out.append(Word(xml_safe("".join(c.char for c in word)), LineBox(x0, box.y0, x1, box.y1), confidence))
+    return out
 
 
 def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) -> str:
@@ -147,18 +178,16 @@ def alto_xml(result: ParagraphResult, image_name: str, width: int, height: int) 
     block = ET.SubElement(space, q("TextBlock"), ID="b1", **_hpos(_union([line.box for line in result.lines])))
     for number, line in enumerate(result.lines, 1):
         element = ET.SubElement(block, q("TextLine"), ID=f"b1_l{number}", **_hpos(line.box))
+        element.set("BASELINE", " ".join(f"{x} {y}" for x, y in baseline(line.box)))  # what eScriptorium reads
         if getattr(line.box, "polygon", ()):  # a PageLine: eScriptorium's and kraken's line shape
-            element.set("BASELINE", " ".join(f"{x} {y}" for x, y in line.box.baseline))
             ET.SubElement(ET.SubElement(element, q("Shape")), q("Polygon"), POINTS=_points(line.box).replace(",", " "))
-        for k, word in enumerate(_words(line.result.chars)):
+        words = word_boxes(line.box, line.result.chars)
+        for k, word in enumerate(words):
             if k:
                 ET.SubElement(element, q("SP"))
-            x0 = line.box.x0 + int(word[0].x0)
-            x1 = max(x0 + 1, line.box.x0 + round(word[-1].x1))
-            box = LineBox(x0, line.box.y0, min(x1, line.box.x1), line.box.y1)
-            confidence = min(c.confidence for c in word)  # a word is as sure as its least sure character
-            content = xml_safe("".join(c.char for c in word))
-            ET.SubElement(element, q("String"), CONTENT=content, WC=_confidence(confidence), **_hpos(box))
+            ET.SubElement(element, q("String"), CONTENT=word.text, WC=_confidence(word.confidence), **_hpos(word.box))
+        if not words:  # ALTO 4 wants a String in every TextLine: an empty one for a line read as nothing
+            ET.SubElement(element, q("String"), CONTENT="", **_hpos(line.box))
     return _serialize(root)
 
 
