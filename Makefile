@@ -7,8 +7,9 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check
 .PHONY: demo test lint bench clean
 
 # torch is pinned and installed first, so the CPU wheel on this machine is used and no
-# dependency can pull a CUDA build.
-$(VENV)/.base: pyproject.toml
+# dependency can pull a CUDA build. `pip install -e .` also compiles the beam search (setup.py).
+BEAM_C := setup.py sparkhtr/text/_beam.c sparkhtr/text/_beam_lm.h sparkhtr/text/_beam_search.h
+$(VENV)/.base: pyproject.toml $(BEAM_C)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
 	$(PIP) -e .

@@ -13,7 +13,7 @@ args = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off", "-fno-fas
 beam = Extension(
     "sparkhtr.text._beam",
     sources=["sparkhtr/text/_beam.c"],
-    depends=["sparkhtr/text/_beam_search.h"],
+    depends=["sparkhtr/text/_beam_lm.h", "sparkhtr/text/_beam_search.h"],
     extra_compile_args=args,
     optional=True,
 )
