@@ -15,7 +15,7 @@ from sparkhtr.inference.backends import Backend, TorchBackend
 from sparkhtr.inference.positions import char_extents
 from sparkhtr.inference.preprocess import BLANK_CONTRAST, PreparedLine, make_batches, prepare_line
 from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, describe_source, load_image
-from sparkhtr.layout import LineBox, find_lines
+from sparkhtr.layout import LineBox, find_lines, find_page_lines
 from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
 from sparkhtr.model.span import SpanLineModel
@@ -211,15 +211,21 @@ class Recognizer:
         results = list(self.recognize_iter(sources, batch_size, device, on_error, progress))
         return results[0] if single else results
 
-    def recognize_paragraph(self, image: ImageSource, min_line_height: int = 16) -> ParagraphResult:
-        """Read an image of several lines: ``sparkhtr.layout.find_lines`` cuts it into line boxes
-        (top to bottom; one column of roughly horizontal lines), then each line is recognized.
+    def recognize_paragraph(
+        self, image: ImageSource, min_line_height: int = 16, layout: str = "page"
+    ) -> ParagraphResult:
+        """Read an image of several lines, each line recognized in reading order. ``layout="page"``:
+        ``sparkhtr.layout.find_page_lines`` finds skewed lines, columns and marginal notes (page
+        CER 46 % against 123 % on 29 real pages, benchmarks/pages.py); ``"column"``:
+        ``find_lines`` cuts one column of level lines by its ink profile (``min_line_height``).
 
         >>> page = recognizer.recognize_paragraph("letter.png")   # doctest: +SKIP
         >>> print(page.text)                   # lines joined by newlines  # doctest: +SKIP
         """
         picture = load_image(image, self.limits)
-        boxes = find_lines(picture, min_line_height)
+        if layout not in ("page", "column"):
+            raise ValueError(f"layout must be 'page' or 'column', not {layout!r}")
+        boxes = find_page_lines(picture) if layout == "page" else find_lines(picture, min_line_height)
         # One line that fails (too long, say) gets its error; the page's other lines are kept.
         lines = self.recognize([box.crop(picture) for box in boxes], on_error="return") if boxes else []
         return ParagraphResult(describe_source(image), [ParagraphLine(b, r) for b, r in zip(boxes, lines)])

@@ -33,6 +33,7 @@ JOIN_GAP = 3.0  # pitches of paper a line may have between two words (columns li
 WORD_GAP = 1.2  # pitches: a wider gap is checked for a corridor of paper, a narrower one never
 CORRIDOR = 3.0  # pitches above and below a gap that a column gap keeps blank
 CORRIDOR_WIDTH = 0.8  # pitches of paper a column gap is at least wide
+HALF_LINE = 0.6  # pitches above and below a line's peak that are its own rows
 JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line was heading
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
 MIN_WIDTH = 1.0  # pitches: narrower marks are dots, dashes and stray pieces (33 of 36 such lost a match)
@@ -166,12 +167,18 @@ def _split_at_corridors(chain: Chain, ink: np.ndarray, strip: int, pitch: float)
 def _corridor(ink: np.ndarray, x0: float, x1: float, y: float, pitch: float) -> bool:
     """Whether a band of paper at least ``CORRIDOR_WIDTH`` pitches wide between ``x0`` and ``x1``
     stays blank from ``CORRIDOR`` lines above ``y`` to as many below: a gap between columns or
-    beside a note, not a word gap."""
+    beside a note, not a word gap: so other lines must have ink beside it, left and right (a
+    single line's wide gap parts nothing)."""
     top, bottom = max(0, int(y - CORRIDOR * pitch)), int(y + CORRIDOR * pitch)
     blank = ~ink[top:bottom, int(x0) : max(int(x0) + 1, int(x1))].any(axis=0)
     edges = np.flatnonzero(np.diff(np.r_[0, blank.astype(np.int8), 0]))
     widest = int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
-    return widest >= CORRIDOR_WIDTH * pitch
+    if widest < CORRIDOR_WIDTH * pitch:
+        return False
+    others = ink[top:bottom].copy()
+    others[max(0, int(y - top - HALF_LINE * pitch)) : int(y - top + HALF_LINE * pitch)] = False  # not this line
+    reach = int(2 * pitch)
+    return bool(others[:, max(0, int(x0) - reach) : int(x0)].any() and others[:, int(x1) : int(x1) + reach].any())
 
 
 def _ink_extent(chain: Chain, ink: np.ndarray, strip: int) -> tuple[float, float] | None:

@@ -121,3 +121,13 @@ def _flood_fill_areas(mask: np.ndarray) -> list[int]:
                         stack.append((ny, nx))
         areas.append(area)
     return areas
+
+
+@pytest.mark.parametrize("count, gap", [(1, 0), (2, 10), (2, 30), (3, 4), (5, 0), (6, -6)])
+def test_paragraph_images_get_one_line_per_line(make_paragraph, count, gap):
+    """recognize_paragraph reads small images of a few real lines with this finder too."""
+    page, spans, _ = make_paragraph(count, gap)
+    lines = find_page_lines(page)
+    assert len(lines) == count
+    for line, (top, bottom) in zip(lines, spans):
+        assert top <= np.mean([y for _, y in line.baseline]) < bottom + 4  # each on its own line, in order
