@@ -156,7 +156,8 @@ def word_boxes(box: LineBox, chars: Sequence[CharResult]) -> list[Word]:
     for word in (w for w in words if w):
         x0 = min(max(box.x0, box.x0 + math.floor(word[0].x0)), right - 1)
         x1 = min(max(x0 + 1, box.x0 + round(word[-1].x1)), right)
-        confidence = min(c.confidence for c in word)
+        # min() with a NaN answers by position, so an unknown confidence counts as 0 (as _confidence writes it)
+        confidence = min(c.confidence if math.isfinite(c.confidence) else 0.0 for c in word)
         out.append(Word(xml_safe("".join(c.char for c in word)), LineBox(x0, box.y0, x1, box.y1), confidence))
     return out
 
