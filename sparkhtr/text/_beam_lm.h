@@ -100,20 +100,22 @@ static void lm_free(PyObject *capsule) {
 }
 
 /* lm_new(order, vocab size, nchars, line start id, line end id, link, depth, totals, distinct,
- * entry keys, entry counts, entry children): nodes numbered shortest context first, entries in
- * node order, so every value a walk needs is computed before it is needed. */
+ * count keys, counts, edge keys, edge children): nodes numbered shortest context first, counts in
+ * node order, so that every value a walk needs is computed before it is needed; an edge adds its
+ * child to the count entry of the same key, or an entry of its own. */
 static PyObject *lm_new(PyObject *self, PyObject *args) {
     int order;
     double vocab_size;
     long long nchars, line_start, line_end;
-    Py_buffer link, depth, tot, dis, keys, counts, children;
-    if (!PyArg_ParseTuple(args, "idLLLy*y*y*y*y*y*y*", &order, &vocab_size, &nchars, &line_start, &line_end, &link,
-                          &depth, &tot, &dis, &keys, &counts, &children))
+    Py_buffer link, depth, tot, dis, keys, counts, edges, children;
+    if (!PyArg_ParseTuple(args, "idLLLy*y*y*y*y*y*y*y*", &order, &vocab_size, &nchars, &line_start, &line_end, &link,
+                          &depth, &tot, &dis, &keys, &counts, &edges, &children))
         return NULL;
     PyObject *result = NULL;
     int64_t nodes = tot.len / (Py_ssize_t)sizeof(int64_t), count = keys.len / (Py_ssize_t)sizeof(int64_t);
+    int64_t nedges = edges.len / (Py_ssize_t)sizeof(int64_t);
     uint64_t size = 16;
-    while (size * 7 < (uint64_t)count * 10 + 16) size <<= 1; /* at most 70 % full */
+    while (size * 7 < (uint64_t)(count + nedges) * 10 + 16) size <<= 1; /* at most 70 % full */
     LM *lm = calloc(1, sizeof(LM));
     if (lm != NULL) {
         *lm = (LM){order, vocab_size, nchars, line_start, line_end, nodes, malloc((size_t)(nodes + 1) * sizeof(Node)),
@@ -128,19 +130,24 @@ static PyObject *lm_new(PyObject *self, PyObject *args) {
         lm->node[n] = (Node){((int64_t *)tot.buf)[n], ((int64_t *)dis.buf)[n], ((int32_t *)link.buf)[n],
                              ((int32_t *)depth.buf)[n]};
     for (uint64_t i = 0; i < size; i++) lm->entries[i].key = EMPTY;
-    const int64_t *key = keys.buf, *seen = counts.buf, *child = children.buf;
+    const int64_t *key = keys.buf, *seen = counts.buf;
     for (int64_t n = 0; n < count; n++) {
         uint64_t i = mix((uint64_t)key[n]) & lm->mask;
         while (lm->entries[i].key != EMPTY) i = (i + 1) & lm->mask;
         int32_t node = (int32_t)((uint64_t)key[n] / (uint64_t)nchars);
         int64_t ch = (int64_t)((uint64_t)key[n] % (uint64_t)nchars);
-        double prob = 0.0;
-        if (seen[n] > 0) { /* lm.py's step at this context, from the walk up to the one below */
-            const Node *at = &lm->node[node];
-            double below = node == 0 ? 1.0 / vocab_size : lm_prob(lm, at->link, ch);
-            prob = ((double)seen[n] + (double)at->distinct * below) / (double)(at->total + at->distinct);
-        }
-        lm->entries[i] = (Entry){(uint64_t)key[n], prob, (int32_t)child[n], seen[n] > 0};
+        /* lm.py's step at this context, from the walk up to the one below */
+        const Node *at = &lm->node[node];
+        double below = node == 0 ? 1.0 / vocab_size : lm_prob(lm, at->link, ch);
+        double prob = ((double)seen[n] + (double)at->distinct * below) / (double)(at->total + at->distinct);
+        lm->entries[i] = (Entry){(uint64_t)key[n], prob, -1, 1};
+    }
+    const int64_t *edge = edges.buf, *child = children.buf;
+    for (int64_t n = 0; n < nedges; n++) {
+        uint64_t i = mix((uint64_t)edge[n]) & lm->mask;
+        while (lm->entries[i].key != EMPTY && lm->entries[i].key != (uint64_t)edge[n]) i = (i + 1) & lm->mask;
+        if (lm->entries[i].key == EMPTY) lm->entries[i] = (Entry){(uint64_t)edge[n], 0.0, -1, 0};
+        lm->entries[i].child = (int32_t)child[n];
     }
     int32_t state = nodes > 0 ? 0 : -1;
     for (int k = 0; k < order - 1 && nodes > 0; k++) state = lm_next(lm, state, line_start);
@@ -153,6 +160,7 @@ done:
     PyBuffer_Release(&dis);
     PyBuffer_Release(&keys);
     PyBuffer_Release(&counts);
+    PyBuffer_Release(&edges);
     PyBuffer_Release(&children);
     return result;
 }
