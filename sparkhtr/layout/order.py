@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 __all__ = ["reading_order"]
 
 Box = tuple[float, float, float, float]
 SAME_REGION_GAP = 1.0  # pitches between the centres of consecutive lines of a region, beyond one pitch
 SIDEWAYS_OVERLAP = 0.3  # share of the narrower line's width two lines of a region overlap by
+SAME_ROW = 0.5  # pitches between the centres of two pieces of one line
 SHRINK = 0.25  # pitches taken off each side of a region's box before looking for gaps
 
 
@@ -83,6 +82,21 @@ def reading_order(boxes: Sequence[Box], pitch: float) -> list[tuple[int, int]]:
     ordered = _xy_cut(list(range(len(regions))), region_boxes, SHRINK * pitch)
     out = []
     for number, region in enumerate(ordered):
-        members = sorted(regions[region], key=lambda i: float(np.mean([boxes[i][1], boxes[i][3]])))
-        out.extend((i, number) for i in members)
+        out.extend((i, number) for i in _rows(regions[region], boxes, pitch))
     return out
+
+
+def _rows(members: list[int], boxes: Sequence[Box], pitch: float) -> list[int]:
+    """A region's lines top to bottom, pieces of one line (side by side, centres less than
+    ``SAME_ROW`` pitches apart) left to right."""
+    centre = {i: (boxes[i][1] + boxes[i][3]) / 2 for i in members}
+    rows: list[list[int]] = []
+    for i in sorted(members, key=lambda i: centre[i]):
+        row = rows[-1] if rows else None
+        if row is not None and abs(centre[i] - centre[row[0]]) <= SAME_ROW * pitch and all(
+            min(boxes[i][2], boxes[j][2]) - max(boxes[i][0], boxes[j][0]) <= 0.2 * pitch for j in row
+        ):
+            row.append(i)
+        else:
+            rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]

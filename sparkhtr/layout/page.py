@@ -35,6 +35,8 @@ CORRIDOR = 3.0  # pitches above and below a gap that a column gap keeps blank
 CORRIDOR_WIDTH = 0.8  # pitches of paper a column gap is at least wide
 HALF_LINE = 0.6  # pitches above and below a line's peak that are its own rows
 JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line was heading
+NEAR_GAP = 1.0  # pitches: pieces this close may sit NEAR_RISE pitches further off
+NEAR_RISE = 0.35  # (a capital or a flourish at the join moves the peak of a short piece)
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
 MIN_WIDTH = 1.0  # pitches: narrower marks are dots, dashes and stray pieces (33 of 36 such lost a match)
 
@@ -103,7 +105,9 @@ def _join(chains: list[Chain], ink: np.ndarray, strip: int, pitch: float) -> lis
                     continue
                 gap = ends[b][0] - ends[a][1]
                 rise = abs(first.predict(second.strips[0]) - second.peaks[0])
-                if -0.3 * pitch <= gap <= JOIN_GAP * pitch and rise <= JOIN_RISE * pitch and not (
+                near = gap <= NEAR_GAP * pitch  # pieces side by side: a capital or a flourish shifts the peak
+                limit = (JOIN_RISE + NEAR_RISE * near) * pitch
+                if -0.3 * pitch <= gap <= JOIN_GAP * pitch and rise <= limit and not (
                     gap > WORD_GAP * pitch and _corridor(ink, ends[a][1], ends[b][0], second.peaks[0], pitch)
                 ):
                     cost = gap / pitch + rise / pitch
