@@ -2,6 +2,8 @@
 
 Each mixin declares one Param with its getter and setter, so a stage is the list of what it takes.
 Values stay JSON-simple (str, int, bool) because ``DefaultParamsWriter`` saves them as JSON.
+Checks live in each Param's ``typeConverter``, which Spark runs for the setters, the stages'
+keyword constructors and ``setParams`` alike, so a bad value fails on the driver before any task.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
 from sparkhtr.spark.image_struct import ImageType
 from sparkhtr.text.charset import LETTER_CASES
-from sparkhtr.text.decoders import DECODERS
+from sparkhtr.text.decoders import DECODERS, MIXED_LANGS
 
 __all__ = [
     "HasInputOutputCols",
@@ -24,10 +26,7 @@ __all__ = [
     "HasModelPath",
     "HasBackend",
     "HasDecoder",
-    "check_choice",
-    "check_decoder",
     "HasLetterCase",
-    "check_letter_case",
     "HasDevice",
     "HasNumThreads",
     "HasMaxPixels",
@@ -35,6 +34,30 @@ __all__ = [
     "HasLang",
     "MIXED_LANG_VALUES",
 ]
+
+
+def _int_at_least(name: str, minimum: int, what: str):
+    """A typeConverter: an int of at least ``minimum``; ValueError naming the Param otherwise."""
+
+    def convert(value: object) -> int:
+        number = TypeConverters.toInt(value)
+        if number < minimum:
+            raise ValueError(f"{name} must be {what}, got {number}")
+        return number
+
+    return convert
+
+
+def _one_of(name: str, choices: tuple[str, ...]):
+    """A typeConverter: one of ``choices``; ValueError naming the Param otherwise."""
+
+    def convert(value: object) -> str:
+        text = TypeConverters.toString(value)
+        if text not in choices:
+            raise ValueError(f"{name} must be {' or '.join(map(repr, choices))}, got {text!r}")
+        return text
+
+    return convert
 
 
 class HasInputOutputCols(HasInputCol, HasOutputCol):
@@ -126,15 +149,13 @@ class HasConfidenceCol(Params):
 class HasBatchSize(Params):
     batchSize: Param[int] = Param(
         Params._dummy(), "batchSize", "lines per forward pass (results do not depend on it)",
-        typeConverter=TypeConverters.toInt,
+        typeConverter=_int_at_least("batchSize", 1, "at least 1"),
     )
 
     def getBatchSize(self) -> int:
         return self.getOrDefault(self.batchSize)
 
     def setBatchSize(self, value: int) -> HasBatchSize:
-        if value < 1:
-            raise ValueError(f"batchSize must be at least 1, got {value}")
         return self._set(batchSize=value)
 
 
@@ -170,25 +191,14 @@ class HasDecoder(Params):
         Params._dummy(), "decoder",
         "CTC decoding: 'greedy' (SPAN's), 'beam' (beam search with the model directory's lm.json.gz, if any) "
         "or 'auto' (beam when the model has an lm.json.gz, else greedy)",
-        typeConverter=TypeConverters.toString,
+        typeConverter=_one_of("decoder", DECODERS),
     )
 
     def getDecoder(self) -> str:
         return self.getOrDefault(self.decoder)
 
     def setDecoder(self, value: str) -> HasDecoder:
-        return self._set(decoder=check_decoder(value))
-
-
-def check_choice(param: str, value: str, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``; ValueError otherwise (on the driver, before any task runs)."""
-    if value not in choices:
-        raise ValueError(f"{param} must be {' or '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
-def check_decoder(value: str) -> str:
-    return check_choice("decoder", value, DECODERS)
+        return self._set(decoder=value)
 
 
 class HasLetterCase(Params):
@@ -196,18 +206,14 @@ class HasLetterCase(Params):
         Params._dummy(), "letterCase",
         "'as_read', or 'upper' / 'lower' to write every letter in that case ('upper' for lines written "
         "in block capitals, which the bundled model reads mostly as small letters)",
-        typeConverter=TypeConverters.toString,
+        typeConverter=_one_of("letterCase", LETTER_CASES),
     )
 
     def getLetterCase(self) -> str:
         return self.getOrDefault(self.letterCase)
 
     def setLetterCase(self, value: str) -> HasLetterCase:
-        return self._set(letterCase=check_letter_case(value))
-
-
-def check_letter_case(value: str) -> str:
-    return check_choice("letterCase", value, LETTER_CASES)
+        return self._set(letterCase=value)
 
 
 class HasDevice(Params):
@@ -226,30 +232,26 @@ class HasDevice(Params):
 class HasNumThreads(Params):
     numThreads: Param[int] = Param(
         Params._dummy(), "numThreads", "torch threads per task; 0: the task's cores (spark.task.cpus)",
-        typeConverter=TypeConverters.toInt,
+        typeConverter=_int_at_least("numThreads", 0, "0 (the task's cores) or more"),
     )
 
     def getNumThreads(self) -> int:
         return self.getOrDefault(self.numThreads)
 
     def setNumThreads(self, value: int) -> HasNumThreads:
-        if value < 0:
-            raise ValueError(f"numThreads must be 0 (the task's cores) or more, got {value}")
         return self._set(numThreads=value)
 
 
 class HasMaxPixels(Params):
     maxPixels: Param[int] = Param(
         Params._dummy(), "maxPixels", "images with more pixels are refused (an error row), not decoded",
-        typeConverter=TypeConverters.toInt,
+        typeConverter=_int_at_least("maxPixels", 1, "positive"),
     )
 
     def getMaxPixels(self) -> int:
         return self.getOrDefault(self.maxPixels)
 
     def setMaxPixels(self, value: int) -> HasMaxPixels:
-        if value < 1:
-            raise ValueError(f"maxPixels must be positive, got {value}")
         return self._set(maxPixels=value)
 
 
@@ -269,7 +271,7 @@ class HasParagraph(Params):
 
 
 # ``lang`` values that mean the model's default LM, which mixes its languages (None: unset).
-MIXED_LANG_VALUES = ("auto", "mixed")
+MIXED_LANG_VALUES = MIXED_LANGS
 
 
 class HasLang(Params):

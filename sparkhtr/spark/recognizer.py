@@ -46,8 +46,6 @@ from sparkhtr.spark.params import (
     HasModelPath,
     HasNumThreads,
     HasParagraph,
-    check_decoder,
-    check_letter_case,
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.python_env import stage_python
@@ -242,8 +240,6 @@ class ImageHandwrittenTextRecognizer(
         input_col = self.getInputCol()
         self._check_input(dataset, input_col)
         spark = dataset.sparkSession
-        check_decoder(self.getDecoder())  # the constructor's keywords bypass the setters' checks
-        check_letter_case(self.getLetterCase())
         source = self.resolvedModelPath()
         digest, files = _ship_model(spark, source, self.getBackend())
         entry = source.name if source.is_file() else None

@@ -216,3 +216,18 @@ def test_paragraph_images(spark: SparkSession, make_paragraph, tmp_path: Path) -
     assert [len(want[f"page{n}.png"].split("\n")) for n in (3, 5)] == [3, 5]
     assert all(0 < rows[name].confidence <= 1 for name in want)
     assert rows["torn.png"].handwritten_text is None and "torn.png" in rows["torn.png"].handwritten_text_error
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [({"batchSize": 0}, "batchSize must be at least 1, got 0"), ({"numThreads": -1}, "numThreads must be 0"),
+     ({"maxPixels": 0}, "maxPixels must be positive"), ({"decoder": "viterbi"}, "decoder must be 'auto'"),
+     ({"letterCase": "title"}, "letterCase must be 'as_read'")],
+)
+def test_bad_params_fail_on_the_driver_through_every_way_of_setting_them(keywords: dict, message: str) -> None:
+    """The keyword constructor and the setter both check, before any Spark job exists."""
+    (name, value), = keywords.items()
+    with pytest.raises(ValueError, match=message):
+        ImageHandwrittenTextRecognizer(**keywords)
+    with pytest.raises(ValueError, match=message):
+        getattr(ImageHandwrittenTextRecognizer(), "set" + name[0].upper() + name[1:])(value)
