@@ -38,6 +38,7 @@ JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line 
 NEAR_GAP = 1.0  # pitches: pieces this close may sit NEAR_RISE pitches further off
 NEAR_RISE = 0.35  # (a capital or a flourish at the join moves the peak of a short piece)
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
+THIN = 0.2  # pitches: a line whose ink is mostly thinner than this is a stroke, not writing
 MIN_WIDTH = 1.0  # pitches: narrower marks are dots, dashes and stray pieces (33 of 36 such lost a match)
 
 
@@ -211,6 +212,7 @@ def _outline(chain: Chain, ink: np.ndarray, strip: int, pitch: float):
     upper: list[tuple[float, float]] = []
     lower: list[tuple[float, float]] = []
     baseline: list[tuple[float, float]] = []
+    heights: list[int] = []
     for x0 in range(x_start, x_end, step):
         x1 = min(x_end, x0 + step)
         top = int(np.interp((x0 + x1) / 2, centres, chain.tops))
@@ -229,7 +231,8 @@ def _outline(chain: Chain, ink: np.ndarray, strip: int, pitch: float):
         upper += [(left, high), (right, high)]
         lower += [(left, low), (right, low)]
         baseline.append(((left + right) / 2, float(top + np.flatnonzero(rows >= 0.4 * rows.max())[-1])))
-    if not upper:
+        heights.append(inked[-1] + 1 - inked[0])
+    if not upper or np.percentile(heights, 75) < THIN * pitch:  # none, or a flourish, a rule, a dash
         return None
     baseline[0] = (upper[0][0], baseline[0][1])
     baseline[-1] = (upper[-1][0], baseline[-1][1])
