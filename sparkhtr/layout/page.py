@@ -38,7 +38,7 @@ JOIN_RISE = 0.4  # pitches a joined piece may sit above or below where the line 
 NEAR_GAP = 1.0  # pitches: pieces this close may sit NEAR_RISE pitches further off
 NEAR_RISE = 0.35  # (a capital or a flourish at the join moves the peak of a short piece)
 MIN_STRENGTH = 0.35  # a one-strip line is kept only when its peak is this share of a typical line's
-THIN = 0.2  # pitches: a line whose ink is mostly thinner than this is a stroke, not writing
+THIN = 0.15  # pitches: a line whose ink is mostly thinner than this is a stroke (small writing's x-height is 0.2)
 MIN_WIDTH = 1.0  # pitches: narrower marks are dots, dashes and stray pieces (33 of 36 such lost a match)
 
 
