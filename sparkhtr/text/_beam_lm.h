@@ -54,38 +54,42 @@ static void lm_prefetch(const LM *lm, int32_t state, int64_t ch) {
 #endif
 }
 
-/* lm.py's walk for ch, up to context `node` (its value before the log). */
-static double lm_prob(const LM *lm, int32_t node, int64_t ch) {
-    if (lm->nodes == 0) return 1.0 / lm->vocab_size; /* no context seen, not even the empty one */
-    int32_t unseen[64];
-    int depth = 0;
-    double prob = 1.0 / lm->vocab_size;
-    for (int32_t at = node; at >= 0; at = lm->node[at].link) {
+/* One walk down the suffix links from `state` for the two things a new character needs, each entry
+ * read once: *prob, lm.py's value for ch up to context `state` (before the log), from the first
+ * context that saw ch; and *next, the state after ch, the first context on the way with a child
+ * for ch (not `state` itself when it is as long as a history gets). Either may be NULL. */
+static void lm_step(const LM *lm, int32_t state, int64_t ch, double *prob, int32_t *next) {
+    double value = 1.0 / lm->vocab_size;
+    int32_t after = 0, unseen[64];
+    int count = 0, prob_done = prob == NULL, next_done = next == NULL;
+    int skip = lm->nodes > 0 && lm->node[state].depth == lm->order - 1; /* its oldest char leaves the history */
+    for (int32_t at = lm->nodes > 0 ? state : -1; at >= 0 && !(prob_done && next_done); at = lm->node[at].link) {
         const Entry *e = lm_entry(lm, at, ch);
-        if (e != NULL && e->seen) {
-            prob = e->prob;
-            break;
+        if (!prob_done) {
+            if (e != NULL && e->seen) {
+                value = e->prob;
+                prob_done = 1;
+            } else {
+                unseen[count++] = at;
+            }
         }
-        unseen[depth++] = at;
+        if (!next_done && !(skip && at == state) && e != NULL && e->child >= 0) {
+            after = e->child;
+            next_done = 1;
+        }
     }
-    while (depth > 0) {
-        const Node *at = &lm->node[unseen[--depth]];
-        prob = ((double)0 + (double)at->distinct * prob) / (double)(at->total + at->distinct);
+    while (count > 0) { /* back up through the contexts that never saw ch */
+        const Node *at = &lm->node[unseen[--count]];
+        value = ((double)0 + (double)at->distinct * value) / (double)(at->total + at->distinct);
     }
-    return prob;
+    if (prob != NULL) *prob = value;
+    if (next != NULL) *next = lm->nodes > 0 ? after : -1; /* no child on the way: the empty context */
 }
 
-/* The state after `state` (a context node) when ch follows: the longest context ending the new history. */
-static int32_t lm_next(const LM *lm, int32_t state, int64_t ch) {
-    if (lm->nodes == 0) return -1;
-    if (lm->order == 1) return 0; /* only the empty context */
-    if (lm->node[state].depth == lm->order - 1) state = lm->node[state].link; /* the oldest char leaves */
-    for (;;) {
-        const Entry *e = lm_entry(lm, state, ch);
-        if (e != NULL && e->child >= 0) return e->child;
-        if (state == 0) return 0;
-        state = lm->node[state].link;
-    }
+static double lm_prob(const LM *lm, int32_t state, int64_t ch) {
+    double prob;
+    lm_step(lm, state, ch, &prob, NULL);
+    return prob;
 }
 
 static void lm_release(LM *lm) {
@@ -150,7 +154,7 @@ static PyObject *lm_new(PyObject *self, PyObject *args) {
         lm->entries[i].child = (int32_t)child[n];
     }
     int32_t state = nodes > 0 ? 0 : -1;
-    for (int k = 0; k < order - 1 && nodes > 0; k++) state = lm_next(lm, state, line_start);
+    for (int k = 0; k < order - 1 && nodes > 0; k++) lm_step(lm, state, line_start, NULL, &state);
     lm->start = state;
     result = PyCapsule_New(lm, "sparkhtr._beam.LM", lm_free);
 done:

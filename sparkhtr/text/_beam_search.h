@@ -94,10 +94,10 @@ static double closing_score(const Search *s, int32_t text, int is_alpha, int is_
     return -s->oov_penalty; /* no word of the lexicon is longer than 256 code points: fast_beam.py */
 }
 
-/* What the language side adds when class (or the line end, class -1) follows the text: ctc.py's gain. */
-static double gain(const Search *s, int32_t text, int32_t cls) {
-    int64_t ch = cls >= 0 ? s->cl->lm_id[cls] : s->lm != NULL ? s->lm->line_end : 0;
-    double score = s->lm != NULL ? s->lm_weight * log(lm_prob(s->lm, s->texts[text].lm_state, ch)) : 0.0;
+/* What the language side adds when class (or the line end, class -1) follows the text: ctc.py's gain,
+ * with lm_prob the LM's probability of that character there. */
+static double gain(const Search *s, int32_t text, int32_t cls, double lm_prob) {
+    double score = s->lm != NULL ? s->lm_weight * log(lm_prob) : 0.0;
     if (s->lex != NULL)
         score += closing_score(s, text, cls >= 0 && s->cl->alpha[cls], cls >= 0 && s->cl->hyphen[cls]);
     return score;
@@ -130,8 +130,10 @@ static int32_t child_text(Search *s, int32_t text, int32_t cls) {
         t->word_len = 0;
         t->word_hash = FNV_BASIS;
     }
-    t->lm_state = s->lm != NULL ? lm_next(s->lm, parent->lm_state, s->cl->lm_id[cls]) : -1;
-    t->gain = gain(s, text, cls);
+    double prob = 1.0;
+    t->lm_state = -1;
+    if (s->lm != NULL) lm_step(s->lm, parent->lm_state, s->cl->lm_id[cls], &prob, &t->lm_state);
+    t->gain = gain(s, text, cls, prob);
     return made;
 }
 
@@ -342,7 +344,8 @@ static int run_search(Search *s, const Scores *sc, int32_t blank, int32_t width,
         double top = 0.0;
         for (int64_t i = 0; i < count; i++) {
             const Text *text = &s->texts[beams[i].text];
-            double score = total_of(&beams[i]) + gain(s, beams[i].text, -1) + length_bonus * (double)text->length;
+            double end = s->lm != NULL ? lm_prob(s->lm, text->lm_state, s->lm->line_end) : 1.0;
+            double score = total_of(&beams[i]) + gain(s, beams[i].text, -1, end) + length_bonus * (double)text->length;
             if (i == 0 || score > top) {
                 top = score;
                 *best_spans = beams[i].spans;
