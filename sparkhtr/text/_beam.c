@@ -147,7 +147,7 @@ static PyObject *lex_new(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     int64_t words = offsets.len / (Py_ssize_t)sizeof(int64_t) - 1;
     uint64_t size = 16;
-    while (size < (uint64_t)(words > 0 ? words : 0) * 2 + 16) size <<= 1;
+    while (size * 7 < (uint64_t)(words > 0 ? words : 0) * 10 + 16) size <<= 1; /* at most 70 % full */
     Lex *lex = calloc(1, sizeof(Lex));
     if (lex != NULL) {
         lex->keys = malloc(size * sizeof(uint64_t));

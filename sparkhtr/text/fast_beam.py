@@ -105,7 +105,7 @@ def _lm_table(lm: CharNgramLM) -> _LMTable | None:
                 if lm.order > 32:
                     raise _Unsupported("an order above 32")
                 table = _LMTable(lm)
-            except _Unsupported:
+            except (_Unsupported, UnicodeEncodeError):  # (a lone surrogate in its counts)
                 table = None
             found = _lm_tables[lm] = (lm.counts, table)
         return found[1]
@@ -116,11 +116,15 @@ def _lexicon_table(lexicon: Lexicon) -> object | None:
         found = _lexicon_tables.get(lexicon, (None, None))
         if found[0] is not lexicon.words:
             words = list(lexicon.words)
-            table = None  # a word longer than the C side checks: decoded in Python
+            table = None  # a word longer than the C side checks, or not encodable: decoded in Python
             if all(len(w) <= _MAX_WORD for w in words):
-                cps = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.int32)
-                offsets = np.concatenate(([0], np.cumsum([len(w) for w in words]))).astype(np.int64)
-                table = _beam.lex_new(cps, offsets)
+                try:
+                    cps = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.int32)
+                except UnicodeEncodeError:  # a lone surrogate
+                    cps = None
+                if cps is not None:
+                    offsets = np.concatenate(([0], np.cumsum([len(w) for w in words]))).astype(np.int64)
+                    table = _beam.lex_new(cps, offsets)
             found = _lexicon_tables[lexicon] = (lexicon.words, table)
         return found[1]
 
@@ -139,7 +143,7 @@ def _class_table(charset: Sequence[str], lm_table: _LMTable | None) -> object | 
         if key not in cache:
             if len(cache) > 16:  # charsets come from a few models; bound it anyway
                 cache.clear()
-            if any(len(c) != 1 or not _lowers_as_in_a_word(c) for c in charset):
+            if any(len(c) != 1 or not _lowers_as_in_a_word(c) or "\ud800" <= c <= "\udfff" for c in charset):
                 cache[key] = None  # ctc.py's texts as dict keys need one character per class
             else:
                 ids = [lm_table.ids.get(c, lm_table.unknown) if lm_table is not None else 0 for c in charset]
