@@ -11,12 +11,13 @@
  * and pruned models are; then the state of history + char follows from the history's state by
  * suffix links (Aho-Corasick), and equals lm.py's longest context. */
 
+#define NO_KEY UINT32_MAX
+
 typedef struct {
-    uint64_t key; /* node * nchars + char */
-    double prob;  /* the walk's value up to node when count > 0 */
+    uint32_t key;  /* node * nchars + char, below NO_KEY (fast_beam.py checks) */
     int32_t child; /* node of context + char, -1 if none */
-    int32_t seen;
-} Entry;
+    double prob;   /* the walk's value up to node if ch was seen after it (> 0), else 0 */
+} Entry;           /* 16 bytes: four to a cache line */
 
 typedef struct {
     int64_t total, distinct; /* of the chars seen after this context */
@@ -34,8 +35,8 @@ typedef struct {
 } LM;
 
 static const Entry *lm_entry(const LM *lm, int32_t node, int64_t ch) {
-    uint64_t key = (uint64_t)node * (uint64_t)lm->nchars + (uint64_t)ch, i = mix(key) & lm->mask;
-    for (; lm->entries[i].key != EMPTY; i = (i + 1) & lm->mask)
+    uint32_t key = (uint32_t)((uint64_t)node * (uint64_t)lm->nchars + (uint64_t)ch);
+    for (uint64_t i = mix(key) & lm->mask; lm->entries[i].key != NO_KEY; i = (i + 1) & lm->mask)
         if (lm->entries[i].key == key) return &lm->entries[i];
     return NULL;
 }
@@ -66,7 +67,7 @@ static void lm_step(const LM *lm, int32_t state, int64_t ch, double *prob, int32
     for (int32_t at = lm->nodes > 0 ? state : -1; at >= 0 && !(prob_done && next_done); at = lm->node[at].link) {
         const Entry *e = lm_entry(lm, at, ch);
         if (!prob_done) {
-            if (e != NULL && e->seen) {
+            if (e != NULL && e->prob > 0.0) {
                 value = e->prob;
                 prob_done = 1;
             } else {
@@ -133,24 +134,24 @@ static PyObject *lm_new(PyObject *self, PyObject *args) {
     for (int64_t n = 0; n < nodes; n++)
         lm->node[n] = (Node){((int64_t *)tot.buf)[n], ((int64_t *)dis.buf)[n], ((int32_t *)link.buf)[n],
                              ((int32_t *)depth.buf)[n]};
-    for (uint64_t i = 0; i < size; i++) lm->entries[i].key = EMPTY;
+    for (uint64_t i = 0; i < size; i++) lm->entries[i].key = NO_KEY;
     const int64_t *key = keys.buf, *seen = counts.buf;
     for (int64_t n = 0; n < count; n++) {
         uint64_t i = mix((uint64_t)key[n]) & lm->mask;
-        while (lm->entries[i].key != EMPTY) i = (i + 1) & lm->mask;
+        while (lm->entries[i].key != NO_KEY) i = (i + 1) & lm->mask;
         int32_t node = (int32_t)((uint64_t)key[n] / (uint64_t)nchars);
         int64_t ch = (int64_t)((uint64_t)key[n] % (uint64_t)nchars);
         /* lm.py's step at this context, from the walk up to the one below */
         const Node *at = &lm->node[node];
         double below = node == 0 ? 1.0 / vocab_size : lm_prob(lm, at->link, ch);
         double prob = ((double)seen[n] + (double)at->distinct * below) / (double)(at->total + at->distinct);
-        lm->entries[i] = (Entry){(uint64_t)key[n], prob, -1, 1};
+        lm->entries[i] = (Entry){(uint32_t)key[n], -1, prob};
     }
     const int64_t *edge = edges.buf, *child = children.buf;
     for (int64_t n = 0; n < nedges; n++) {
         uint64_t i = mix((uint64_t)edge[n]) & lm->mask;
-        while (lm->entries[i].key != EMPTY && lm->entries[i].key != (uint64_t)edge[n]) i = (i + 1) & lm->mask;
-        if (lm->entries[i].key == EMPTY) lm->entries[i] = (Entry){(uint64_t)edge[n], 0.0, -1, 0};
+        while (lm->entries[i].key != NO_KEY && lm->entries[i].key != (uint32_t)edge[n]) i = (i + 1) & lm->mask;
+        if (lm->entries[i].key == NO_KEY) lm->entries[i] = (Entry){(uint32_t)edge[n], -1, 0.0};
         lm->entries[i].child = (int32_t)child[n];
     }
     int32_t state = nodes > 0 ? 0 : -1;

@@ -77,6 +77,8 @@ class _LMTable:
         self.ids = {c: i for i, c in enumerate(chars)}
         self.unknown = len(chars)  # the id of a character the LM never saw
         nchars = len(chars) + 1
+        if len(names) * nchars >= 2**32 - 1:  # _beam_lm.h keys (context, char) in 32 bits
+            raise _Unsupported("more than 4 billion (context, char) pairs")
 
         def ids_of(text: str) -> np.ndarray:
             return np.searchsorted(points, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64))

@@ -199,4 +199,4 @@ def test_another_thread_runs_python_while_a_line_decodes():
     counter.join()
     quarter = (ended - started) / 4
     middle = sum(started + quarter < stamp < ended - quarter for stamp in stamps)
-    assert quarter > 0.01 and middle > 100, (ended - started, middle)
+    assert quarter > 0.01 and middle >= 10, (ended - started, middle)  # with the GIL held: 0, always
