@@ -13,6 +13,7 @@ bundled LM), kept while the LM object lives, and made again if its counts are re
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Sequence
@@ -175,8 +176,11 @@ def beam_decode_fast(
     """``ctc.beam_decode`` (same arguments, same result), compiled when the extension is built."""
     settings = (lm, lm_weight, length_bonus, beam_width, prune, lexicon, word_bonus, oov_penalty, margin)
     frames = log_probs.shape[0]
+    numbers = (lm_weight, length_bonus, word_bonus, oov_penalty, 0.0 if margin is None else margin)
     if (_beam is None or frames == 0 or blank != len(charset) or log_probs.shape[1] != len(charset) + 1
-            or log_probs.dtype not in (np.float32, np.float64)):
+            or log_probs.dtype not in (np.float32, np.float64) or not all(map(math.isfinite, numbers))
+            or math.isnan(prune) or (margin is not None and margin < 0)):
+        # (odd settings: NaN, or a negative margin that empties the beam, go where their behaviour is defined)
         return beam_decode(log_probs, blank, charset, *settings)
     lm_table = _lm_table(lm) if lm is not None else None
     lexicon_table = _lexicon_table(lexicon) if lexicon is not None else None

@@ -132,6 +132,10 @@ def test_hand_made_counts_and_odd_inputs_read_as_python_does():
                          beam_decode_fast(log_probs, len(CHARSET), CHARSET, **kwargs))
     log_probs = _random_lines(5, 1)[0][:, :4]
     _assert_same(beam_decode(log_probs, 3, multi), beam_decode_fast(log_probs, 3, multi))
+    line = _random_lines(6, 1)[0]
+    for odd_settings in (dict(prune=-np.inf), dict(prune=0.0, beam_width=1), dict(margin=0.0, beam_width=3)):
+        _assert_same(beam_decode(line, len(CHARSET), CHARSET, **odd_settings),
+                     beam_decode_fast(line, len(CHARSET), CHARSET, **odd_settings))
     assert beam_decode_fast(np.zeros((0, len(CHARSET) + 1)), len(CHARSET), CHARSET) == DecodedLine([], 0.0)
 
 
