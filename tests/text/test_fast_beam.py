@@ -38,6 +38,10 @@ def bundled():
 
 def test_real_lines_with_the_bundled_model_and_lm(bundled, val_lines):
     decoder, charset = bundled.decoder, bundled.charset
+    # The compiled search takes this LM, lexicon and charset (no quiet fallback to Python).
+    lm_table = fast_beam._lm_table(decoder.lm)
+    assert lm_table is not None and fast_beam._lexicon_table(decoder.lexicon) is not None
+    assert fast_beam._class_table(charset, lm_table) is not None
     lines = [bundled.log_probs(path) for path in val_lines]
     settings = [
         dict(lexicon=decoder.lexicon, word_bonus=decoder.word_bonus, oov_penalty=decoder.oov_penalty),  # the default
@@ -93,6 +97,7 @@ def _random_lm(seed: int, order: int) -> CharNgramLM:
 @pytest.mark.parametrize("order", [1, 2, 4, 6])
 def test_random_lines_with_a_small_lm_and_lexicon(order: int):
     lm = _random_lm(order, order)
+    assert fast_beam._lm_table(lm) is not None and fast_beam._class_table(CHARSET, fast_beam._lm_table(lm)) is not None
     for seed, log_probs in enumerate(_random_lines(order, 40)):
         rng = np.random.default_rng(seed)
         kwargs = dict(lm=lm, lm_weight=float(rng.uniform(0, 1.5)), length_bonus=float(rng.uniform(-1, 3)),
@@ -112,7 +117,7 @@ def test_a_pruned_lm_is_converted_again_and_reads_as_python_does():
     beam_decode_fast(lines[0], len(CHARSET), CHARSET, **kwargs)
     table = fast_beam._lm_table(lm)
     lm.prune(3)
-    assert fast_beam._lm_table(lm) is not table
+    assert fast_beam._lm_table(lm) not in (table, None)  # converted again, and compiled
     for log_probs in lines:
         _assert_same(beam_decode(log_probs, len(CHARSET), CHARSET, **kwargs),
                      beam_decode_fast(log_probs, len(CHARSET), CHARSET, **kwargs))
