@@ -27,7 +27,7 @@ __all__ = ["PageLine", "find_page_lines", "line_from_polygon"]
 
 Point = tuple[int, int]
 MARGIN_PITCHES = 0.06  # paper kept above and below a band: the line model saw margins in training
-END_PITCHES = 0.15  # paper kept before a line's first ink and after its last
+END_PITCHES = 0.3  # paper kept before a line's first ink and after its last
 SLICE_PITCHES = 0.35  # the polygon follows the ink's top and bottom in slices this many pitches wide
 CORE_PITCHES = 0.45  # a polygon reaches at least this far above and below its line's peak
 JOIN_GAP = 3.0  # pitches of paper a line may have between two words (columns lie further apart)
@@ -235,11 +235,11 @@ def _outline(chain: Chain, ink: np.ndarray, strip: int, pitch: float):
         heights.append(inked[-1] + 1 - inked[0])
     if not upper or np.percentile(heights, 75) < THIN * pitch:  # none, or a flourish, a rule, a dash
         return None
+    box = (upper[0][0], min(y for _, y in upper), upper[-1][0], max(y for _, y in lower))  # the ink's
     side = END_PITCHES * pitch  # paper before the first letter and after the last, as in training
     start, end = max(0.0, upper[0][0] - side), min(float(width), upper[-1][0] + side)
     upper[0], lower[0] = (start, upper[0][1]), (start, lower[0][1])
     upper[-1], lower[-1] = (end, upper[-1][1]), (end, lower[-1][1])
     baseline[0] = (upper[0][0], baseline[0][1])
     baseline[-1] = (upper[-1][0], baseline[-1][1])
-    box = (upper[0][0], min(y for _, y in upper), upper[-1][0], max(y for _, y in lower))
     return upper + lower[::-1], baseline, box
