@@ -4,7 +4,8 @@
 decoder sums each text's probability over its alignments and, with a character language
 model, prefers texts that spell like the language, and with its lexicon, known words: on the
 Copiste val split it cuts the default model's CER by about a quarter (its MODEL_CARD.md), for
-about 8 ms more per line at the bundled LM's beam width 40 (benchmarks/decoding.py). "auto", the
+about 1 ms more per line at the bundled LM's beam width 40 with the compiled search
+(sparkhtr.text.fast_beam; 10-20x the Python one in benchmarks/decoding.py). "auto", the
 default, is beam search when the model ships a language model (as the bundled one does) and
 greedy otherwise.
 """
