@@ -136,7 +136,7 @@ def _backend(option: str, model_dir: Path, onnx_path: Path, threads: int) -> Cal
 def _export_onnx(model, config, options: list[str], calibration: list[Path]) -> Path:
     """Fresh exports of the model (a model directory's own .onnx may be another variant); returns
     the float32 batched file's path, the others beside it named after their option."""
-    from sparkhtr.inference.quantize import quantize_onnx
+    from sparkhtr.calibrate.quantize import quantize_onnx
     from sparkhtr.io.image import load_image
     from sparkhtr.model.onnx_export import export_onnx
 

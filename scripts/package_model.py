@@ -11,7 +11,7 @@ With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr ex
 bundled model, on its fastest CPU variant. With --examples DATASET it draws examples.png for the
 model card: lines spread over DATASET's val split, each with its transcription and what the
 packaged model read. With --positions DATASET it measures how far the packaged model's CTC spikes
-trail the characters (sparkhtr.inference.positions.estimate_position_lag, on 300 lines of
+trail the characters (sparkhtr.calibrate.position_lag.estimate_position_lag, on 300 lines of
 DATASET's train split) and stores it in config.json (and in the .onnx files beside it),
 so that character positions are shifted back by it.
 """
@@ -52,8 +52,8 @@ def main() -> None:
 
 def measure_position_lag(model_dir: str, dataset: str, lines: int = 300) -> None:
     from sparkhtr import Recognizer
+    from sparkhtr.calibrate.position_lag import estimate_position_lag, write_position_lag
     from sparkhtr.data.datasets import open_dataset
-    from sparkhtr.inference.positions import estimate_position_lag, write_position_lag
 
     recognizer = Recognizer.load(model_dir)  # its default decoder: the one whose positions users get
     samples = open_dataset(dataset, split="train")[:lines]

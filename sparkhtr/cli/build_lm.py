@@ -36,19 +36,11 @@ a file of a few MB.
 from __future__ import annotations
 
 import argparse
-import random
 from pathlib import Path
 
-from sparkhtr.data.sample import LineSample
-from sparkhtr.text.charset import normalize_text
-from sparkhtr.text.lexicon import Lexicon, words_from_source
-from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
+from sparkhtr.calibrate.lm_build import LMRecipe, build_lm, wrap_text
 
-# Word settings for a lexicon that was not tuned: near the best of the tuning grid for the
-# bundled model's LM (word bonus 0-1, penalty 2-3 within 0.1 CER points on held-out lines).
-DEFAULT_WORD_BONUS, DEFAULT_OOV_PENALTY = 0.5, 2.0
-
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "wrap_text"]  # wrap_text: sparkhtr.calibrate.lm_build's, for older imports
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,87 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-STRAIGHT_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "…": "..."})
-
-
-def wrap_text(line: str, width: int) -> list[str]:
-    """``line`` cut at spaces into pieces of about ``width`` characters (a longer word stays whole)."""
-    if width <= 0 or len(line) <= width:
-        return [line]
-    pieces, current = [], ""
-    for word in line.split():
-        if current and len(current) + 1 + len(word) > width:
-            pieces.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    return pieces + ([current] if current else [])
-
-
-def read_sources(
-    sources: list[str], split: str, splits: str | None = None, wrap: int = 0, straight_quotes: bool = False
-) -> tuple[list[str], list[LineSample]]:
-    """The text lines of .txt sources (wrapped to ``wrap`` characters), and the samples of dataset sources."""
-    from sparkhtr.data.datasets import open_dataset
-
-    texts: list[str] = []
-    samples: list[LineSample] = []
-    for source in sources:
-        path = Path(source)
-        if path.is_file() and path.suffix.lower() == ".txt":
-            text = path.read_text(encoding="utf-8")
-            if straight_quotes:
-                text = text.translate(STRAIGHT_QUOTES)
-            found = [piece for line in text.splitlines() if line.strip() for piece in wrap_text(line, wrap)]
-            texts.extend(found)
-        else:
-            found = open_dataset(source, split=None if split == "all" else split, splits=splits)
-            samples.extend(found)
-        if not found:
-            raise ValueError(f"{source}: no text lines (split {split!r})")
-    return texts, samples
-
-
-def hold_out(samples: list[LineSample], count: int, seed: int) -> tuple[list[LineSample], list[LineSample]]:
-    """``count`` random samples to tune on, and the rest minus any line sharing a held-out text."""
-    if count >= len(samples):
-        raise ValueError(f"--tune {count}: the dataset sources have only {len(samples)} lines")
-    chosen = set(random.Random(seed).sample(range(len(samples)), count))
-    held = [samples[i] for i in sorted(chosen)]
-    held_texts = {normalize_text(s.text) for s in held}
-    rest = [s for i, s in enumerate(samples) if i not in chosen and normalize_text(s.text) not in held_texts]
-    return held, rest
-
-
-def tuning_lines(specs: list[str], split: str, splits: str | None, count: int, seed: int) -> list[LineSample]:
-    """The ``split`` lines of each dataset in ``specs``; ``count`` of them at random when count > 0."""
-    from sparkhtr.data.datasets import open_dataset
-
-    lines = [s for spec in specs for s in open_dataset(spec, split=split, splits=splits)]
-    if not lines:
-        raise ValueError(f"--tune-on: no lines in split {split!r} of {', '.join(specs)}")
-    return random.Random(seed).sample(lines, count) if 0 < count < len(lines) else lines
-
-
-def caps_copies(texts: list[str], share: float, seed: int) -> list[str]:
-    """Upper-cased copies of ``share`` of ``texts`` (chosen at random, reproducibly)."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"--caps-copies must be between 0 and 1, got {share}")
-    chosen = random.Random(seed).sample(texts, round(share * len(texts)))
-    return [text.upper() for text in chosen]
-
-
-def build_lexicon(texts: list[str], sources: list[str], charset: list[str]) -> Lexicon:
-    """The words of ``texts`` and of each lexicon source, less words the charset cannot spell."""
-    words = set(Lexicon.from_texts(texts).words)
-    for source in sources:
-        words.update(words_from_source(source))
-    spellable = {c.lower() for c in charset}
-    return Lexicon(w for w in words if set(w) <= spellable)
-
-
 def run(args: argparse.Namespace) -> int:
-    from sparkhtr.model.files import load_config
     from sparkhtr.registry import model_dir
 
     given = [args.lm_weight, args.length_bonus, args.word_bonus, args.oov_penalty]
@@ -196,50 +108,24 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--beam-width must be >= 1, got {args.beam_width}")
     if not 0.0 <= args.tune_degrade <= 1.0:
         raise ValueError(f"--tune-degrade must be between 0 and 1, got {args.tune_degrade}")
-    model = model_dir(args.model)
-    charset = load_config(model).charset
-    texts, samples = read_sources(args.sources, args.split, args.splits, args.wrap, args.straight_quotes)
-    held: list[LineSample] = []
-    if args.tune_on:
-        held = tuning_lines(args.tune_on, args.tune_split, args.splits, args.tune, args.seed)
-    elif args.tune:
-        held, samples = hold_out(samples, args.tune, args.seed)
-    texts += [sample.text for sample in samples]
-    texts += caps_copies(texts, args.caps_copies, args.seed)
-    lexicon = build_lexicon(texts, args.lexicon, charset) if args.lexicon else None
-    decoding = {**DEFAULT_DECODING, "beam_width": args.beam_width}
-    if lexicon is not None:
-        decoding.update(word_bonus=DEFAULT_WORD_BONUS, oov_penalty=DEFAULT_OOV_PENALTY)
-    for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty"):
-        if getattr(args, key) is not None:
-            decoding[key] = getattr(args, key)
-    lm = CharNgramLM.train(texts, order=args.order, vocab=charset, decoding=decoding).prune(args.min_count)
-    lm.lexicon = lexicon
-    if held:
-        lm.decoding = tune(lm, model, held, args)
+    recipe = LMRecipe(
+        sources=args.sources, model_dir=Path(model_dir(args.model)), split=args.split, splits=args.splits,
+        wrap=args.wrap, straight_quotes=args.straight_quotes, min_count=args.min_count, order=args.order,
+        caps_copies=args.caps_copies, lexicon=args.lexicon, beam_width=args.beam_width,
+        settings={key: getattr(args, key) for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty")},
+        tune=args.tune, tune_on=args.tune_on, tune_split=args.tune_split, tune_degrade=args.tune_degrade,
+        backend=args.backend, seed=args.seed,
+    )
+    built = build_lm(recipe, progress=True)
+    if built.report is not None:
+        how = f", degraded (p {args.tune_degrade:g})" if args.tune_degrade > 0 else ""
+        table = built.report.table()
+        print(f"beam settings on {built.report.lines} held-out lines (kept out of the LM{how}):\n{table}")
+    lm, lexicon = built.lm, built.lm.lexicon
     path = lm.save(args.out)
     size = path.stat().st_size / 1e6
     settings = ", ".join(f"{k} {v:g}" for k, v in lm.decoding.items())
     words = f", {len(lexicon)} lexicon words" if lexicon is not None else ""
-    print(f"{path}: order {args.order}, {len(texts)} lines, {len(lm.counts)} contexts{words}, {size:.1f} MB;", settings)
+    contexts = len(lm.counts)
+    print(f"{path}: order {args.order}, {built.lines} lines, {contexts} contexts{words}, {size:.1f} MB;", settings)
     return 0
-
-
-def tune(lm: CharNgramLM, model: Path, held: list[LineSample], args: argparse.Namespace) -> dict[str, float]:
-    from sparkhtr.data.augment import unseen_writer_degradation
-    from sparkhtr.inference.decoding_tuning import tune_beam
-    from sparkhtr.inference.recognizer import Recognizer
-
-    recognizer = Recognizer.load(model, backend=args.backend, decoder="greedy")  # only its log-probs are used
-    lines: list = [(sample.image(), sample.text) for sample in held]
-    if args.tune_degrade > 0:
-        mode = "RGB" if recognizer.config.preprocessing.channels == 3 else "L"
-        degrade, rng = unseen_writer_degradation(args.tune_degrade), random.Random(args.seed)
-        lines = [(degrade(image.convert(mode), rng), text) for image, text in lines]
-    report = tune_beam(recognizer, lines, lm, beam_width=args.beam_width, progress=True)
-    how = f", degraded (p {args.tune_degrade:g})" if args.tune_degrade > 0 else ""
-    print(f"beam settings on {report.lines} held-out lines (kept out of the LM{how}):\n{report.table()}")
-    chosen = report.best.settings()
-    if lm.lexicon is None:
-        del chosen["word_bonus"], chosen["oov_penalty"]
-    return {**chosen, "beam_width": args.beam_width}

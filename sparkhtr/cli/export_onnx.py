@@ -9,7 +9,7 @@ onnx --model OUT.onnx` needs nothing else. Name it model.onnx inside the model d
 run line by line): faster on a CPU, where lines run one at a time anyway. `--int8 --calibration
 DATASET` quantizes the convolutions to int8, calibrated on a few dozen lines like those you will
 read. Together they ran 2.5x faster than the default export on our 2-core CPU, CER within a few
-tenths of a point (see sparkhtr.inference.quantize and benchmarks/README.md).
+tenths of a point (see sparkhtr.calibrate.quantize and benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def _export_int8(args: argparse.Namespace, model, config) -> int:
     import tempfile
     from pathlib import Path
 
+    from sparkhtr.calibrate.quantize import quantize_onnx
     from sparkhtr.data.datasets import open_dataset
-    from sparkhtr.inference.quantize import quantize_onnx
     from sparkhtr.model.onnx_export import DEFAULT_OPSET, export_onnx
 
     samples = open_dataset(args.calibration, split=args.calibration_split)

@@ -1,57 +1,61 @@
-"""Backends run the network on one padded batch: (images, sizes) -> (log-probs, frame counts)."""
+"""The Backend protocol: what a ``Predictor`` needs from whatever runs the network.
+
+A backend runs a padded batch (``run_batch``) or one unpadded line (``run_line``), says how many
+input pixels make one output frame (``frame_stride``: character positions need it), how many lines
+a call should hold (``preferred_batch_size``), how many lines may run at once on the scheduler's
+threads (``lines_at_once``: 1 means the backend wants batches, its own threads working on each),
+and how many compute threads it uses (``threads``).
+
+Two backends exist: ``TorchBackend`` (sparkhtr.inference.torch_backend, the float model) and
+``OnnxBackend`` (sparkhtr.inference.onnx_backend, an exported graph under onnxruntime). This
+module imports neither torch nor onnxruntime; ``TorchBackend`` and ``select_device`` resolve here on
+first use, for code that imported them from this module.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
-from sparkhtr.model.span import SpanLineModel
-
-__all__ = ["Backend", "TorchBackend", "select_device"]
+__all__ = ["Backend"]  # and, on first use, TorchBackend and select_device (see the module's docstring)
 
 
-def select_device(device: str | None) -> torch.device:
-    if device is None or device == "cpu":
-        return torch.device("cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but CUDA is not available")
-    return torch.device(device)
-
-
+@runtime_checkable
 class Backend(Protocol):
-    def __call__(self, images: torch.Tensor, sizes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]: ...
+    name: str  # "torch" or "onnx": what results and --verbose report
+    device: Any  # "cpu", "cuda", "cuda:N" (torch's backend holds a torch.device)
+
+    def run_batch(self, images: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, C, H, W) float32 padded lines and their (N, 2) valid (height, width) -> (N, T, classes)
+        log-probabilities and each line's valid frame count."""
+        ...
+
+    def run_line(self, image: np.ndarray) -> np.ndarray:
+        """One unpadded line (1, C, H, W) float32 -> its (T, classes) log-probabilities."""
+        ...
 
     def to(self, device: str) -> None: ...
+
+    def describe(self) -> str:
+        """One line for people: the backend, its file or precision, device and threads."""
+        ...
+
+    @property
+    def frame_stride(self) -> int: ...
 
     @property
     def preferred_batch_size(self) -> int: ...
 
-
-class TorchBackend:
-    """PyTorch in inference mode; ``precision="bf16"`` autocasts (fast on CPUs with native bf16)."""
-
-    def __init__(self, model: SpanLineModel, device: str | None = None, precision: str = "fp32") -> None:
-        if precision not in ("fp32", "bf16"):
-            raise ValueError("precision must be 'fp32' or 'bf16'")
-        self.device = select_device(device)
-        self.model = model.eval().to(self.device)
-        self.precision = precision
-
-    def to(self, device: str) -> None:
-        self.device = select_device(device)
-        self.model.to(self.device)
+    @property
+    def lines_at_once(self) -> int: ...
 
     @property
-    def preferred_batch_size(self) -> int:
-        # On a CPU single lines ran fastest: a batch of wide lines no longer fits the cache
-        # (benchmarks/README.md); a GPU wants batches.
-        return 16 if self.device.type == "cuda" else 1
+    def threads(self) -> int: ...
 
-    def __call__(self, images: torch.Tensor, sizes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        padded = bool((sizes[:, 0] != images.shape[2]).any() or (sizes[:, 1] != images.shape[3]).any())
-        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            log_probs = self.model(images.to(self.device), sizes.to(self.device) if padded else None)
-        frames = SpanLineModel.frame_counts(sizes[:, 1])
-        return log_probs.float().cpu().numpy(), frames.numpy()
+
+def __getattr__(name: str) -> Any:
+    if name in ("TorchBackend", "select_device"):
+        return getattr(importlib.import_module("sparkhtr.inference.torch_backend"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

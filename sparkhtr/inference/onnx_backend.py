@@ -17,25 +17,33 @@ So spinning is off unless ``spin=True``; it changes nothing with one thread.
 
 Single-line graphs (``sparkhtr export-onnx --single-line``, what the bundled model ships as
 ``model.int8.onnx``) take one unpadded line per run: a padded batch is cropped back into its lines.
-With several threads on a CPU, such a backend runs that many lines at once, one thread each: a line
-is too small a job to spread well over threads (benchmarks/README.md has the figures).
+With several threads on a CPU, such a backend runs that many lines at once, one thread each
+(``lines_at_once``; the Predictor's scheduler runs them): a line is too small a job to spread well
+over threads (benchmarks/README.md has the figures). ``run_batch`` itself runs such a graph's lines
+one after the other.
+
+This module imports onnxruntime when a session is opened, and never torch.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from sparkhtr.model.config import ModelConfig
-from sparkhtr.model.files import ModelFileError
-from sparkhtr.model.onnx_export import CONFIG_METADATA_KEY, INT8_ONNX_FILE, ONNX_FILE
+from sparkhtr.model.files import INT8_ONNX_FILE, ONNX_CONFIG_KEY, ONNX_FILE, ModelFileError
 
-__all__ = ["OnnxBackend", "load_onnx_backend", "read_onnx_config", "resolve_onnx_path", "default_num_threads"]
+# Input pixels per output frame of the SPAN graphs export_onnx writes: the network's width
+# reduction (SpanLineModel.WIDTH_REDUCTION, which needs torch to read; a test checks they agree).
+FRAME_STRIDE = 8
+
+__all__ = [
+    "OnnxBackend", "load_onnx_backend", "read_onnx_config", "resolve_onnx_path", "default_num_threads", "FRAME_STRIDE"
+]
 
 
 def _onnxruntime():
@@ -105,6 +113,9 @@ class OnnxBackend:
             whenever ``num_threads`` > 1. A line is too small a job to keep several threads busy.
     """
 
+    name = "onnx"
+    frame_stride = FRAME_STRIDE
+
     def __init__(
         self,
         model: str | Path | bytes,
@@ -119,7 +130,6 @@ class OnnxBackend:
         self.num_threads = num_threads or default_num_threads()
         self.spin = spin
         self.device = device or "cpu"
-        self._pool: ThreadPoolExecutor | None = None
         # Whether the graph is single-line shows only once a session has read it, so open it as if
         # it were (one intra-op thread when lines will run in parallel), and reopen only if not.
         parallel = lines_in_parallel is not False and self.device == "cpu" and self.num_threads > 1
@@ -138,6 +148,16 @@ class OnnxBackend:
             return 4 * self.lines_at_once
         return 16 if str(self.device).startswith("cuda") else 1
 
+    @property
+    def threads(self) -> int:
+        return self.num_threads
+
+    def describe(self) -> str:
+        source = "<bytes>" if isinstance(self._model, bytes) else Path(self._model).name
+        graph = "single-line" if self.single_line else "batched"
+        how = f"{self.lines_at_once} lines at once" if self.lines_at_once > 1 else f"{self.num_threads} thread(s)"
+        return f"onnx ({source}, {graph} graph, {self.device}, {how})"
+
     def _session(self, device: str):
         ort = _onnxruntime()
         options = ort.SessionOptions()
@@ -155,32 +175,35 @@ class OnnxBackend:
             self.session = self._session(device)
             self.device = device
 
-    def __call__(
-        self, images: torch.Tensor | np.ndarray, sizes: torch.Tensor | np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        images = images.numpy() if isinstance(images, torch.Tensor) else images
-        sizes = sizes.numpy() if isinstance(sizes, torch.Tensor) else sizes
+    def run_batch(self, images: Any, sizes: Any) -> tuple[np.ndarray, np.ndarray]:
+        # Tensors are welcome too (anything with .numpy()), without importing torch here.
+        images = images.numpy() if hasattr(images, "numpy") else images
+        sizes = sizes.numpy() if hasattr(sizes, "numpy") else sizes
         images = np.ascontiguousarray(images, dtype=np.float32)
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         if not self.single_line:
             log_probs, frames = self.session.run(None, {"images": images, "sizes": sizes})
             return log_probs, frames
-        crops = [np.ascontiguousarray(images[row : row + 1, :, :h, :w]) for row, (h, w) in enumerate(sizes.tolist())]
-        if self.lines_at_once > 1 and len(crops) > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.lines_at_once, thread_name_prefix="sparkhtr-onnx")
-            lines = list(self._pool.map(self.run_line, crops))  # onnxruntime releases the GIL in run
-        else:
-            lines = [self.run_line(crop) for crop in crops]
+        lines = [
+            self.run_line(np.ascontiguousarray(images[row : row + 1, :, :h, :w]))
+            for row, (h, w) in enumerate(sizes.tolist())
+        ]
         frames = np.array([len(line) for line in lines], dtype=np.int64)
         log_probs = np.zeros((len(lines), int(frames.max(initial=0)), lines[0].shape[1] if lines else 0), np.float32)
         for row, line in enumerate(lines):
             log_probs[row, : len(line)] = line
         return log_probs, frames
 
+    __call__ = run_batch  # the protocol's first form: backend(images, sizes)
+
     def run_line(self, image: np.ndarray) -> np.ndarray:
-        """One unpadded line (1, C, H, W) float32 through a single-line graph: its (T, classes) log-probs."""
-        return self.session.run(None, {"images": image})[0][0]
+        """One unpadded line (1, C, H, W) float32: its (T, classes) log-probs."""
+        image = np.ascontiguousarray(image, dtype=np.float32)
+        if self.single_line:
+            return self.session.run(None, {"images": image})[0][0]
+        sizes = np.array([image.shape[2:]], dtype=np.int64)
+        log_probs, frames = self.session.run(None, {"images": image, "sizes": sizes})
+        return log_probs[0, : int(frames[0])]
 
 
 def _open_session(model: str | bytes, options, providers: list[str], provider_options: list[dict] | None = None):
@@ -202,13 +225,13 @@ def read_onnx_config(path: str | Path) -> ModelConfig:
 
 def _config_from(session, path: Path) -> ModelConfig:
     metadata = session.get_modelmeta().custom_metadata_map
-    if CONFIG_METADATA_KEY not in metadata:
+    if ONNX_CONFIG_KEY not in metadata:
         raise ModelFileError(
-            f"{path}: not a sparkhtr ONNX model (no {CONFIG_METADATA_KEY!r} metadata); "
+            f"{path}: not a sparkhtr ONNX model (no {ONNX_CONFIG_KEY!r} metadata); "
             "export it with `sparkhtr export-onnx`"
         )
     try:
-        return ModelConfig.from_dict(json.loads(metadata[CONFIG_METADATA_KEY]))
+        return ModelConfig.from_dict(json.loads(metadata[ONNX_CONFIG_KEY]))
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: the embedded model config is not valid: {exc}") from exc
 

@@ -1,6 +1,8 @@
-"""Image -> normalised tensor, and lines -> padded batches of similar width.
+"""Image -> normalised array, and lines -> padded batches of similar width.
 
 Shared by inference and training so that a model always sees its inputs prepared the same way.
+Nothing here needs torch: batches are numpy arrays, which every backend takes (``collate``, for
+training, makes torch tensors and imports torch when called).
 """
 
 from __future__ import annotations
@@ -8,18 +10,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from sparkhtr.io.image import ImageError
+from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, load_image
 from sparkhtr.layout.ink_band import crop_to_ink_share
 from sparkhtr.model.config import PreprocessingConfig
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "PreparedLine",
     "Batch",
+    "LinePreprocessor",
     "LineTooLongError",
     "BLANK_CONTRAST",
     "BATCH_PIXELS",
@@ -27,6 +33,7 @@ __all__ = [
     "prepare_line",
     "make_batches",
     "collate",
+    "pad_lines",
 ]
 
 # A line whose network input spans fewer gray levels than this holds nothing to read (blank paper,
@@ -57,8 +64,8 @@ class PreparedLine:
 @dataclass
 class Batch:
     indices: list[int]  # positions of the lines in the caller's list
-    images: torch.Tensor  # (N, C, H, W), padded right and bottom with 0
-    sizes: torch.Tensor  # (N, 2) valid (height, width) of each line
+    images: np.ndarray  # (N, C, H, W) float32, padded right and bottom with 0
+    sizes: np.ndarray  # (N, 2) int64 valid (height, width) of each line
     scales: list[float]
 
 
@@ -113,16 +120,25 @@ def _band_extremes(image: Image.Image) -> tuple[int, int]:
     return max(image.getextrema(), key=lambda band: band[1] - band[0])
 
 
-def collate(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad (C, H, W) arrays into one (N, C, H_max, W_max) tensor; return it with the valid sizes."""
+def pad_lines(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pad (C, H, W) arrays into one (N, C, H_max, W_max) float32 array; return it with the valid
+    (height, width) of each, int64."""
     channels = arrays[0].shape[0]
     height = max(a.shape[1] for a in arrays)
     width = max(a.shape[2] for a in arrays)
     batch = np.zeros((len(arrays), channels, height, width), dtype=np.float32)
     for i, array in enumerate(arrays):
         batch[i, :, : array.shape[1], : array.shape[2]] = array
-    sizes = torch.tensor([[a.shape[1], a.shape[2]] for a in arrays], dtype=torch.long)
-    return torch.from_numpy(batch), sizes
+    sizes = np.array([[a.shape[1], a.shape[2]] for a in arrays], dtype=np.int64).reshape(len(arrays), 2)
+    return batch, sizes
+
+
+def collate(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pad_lines`` as torch tensors (float32 images, int64 sizes), for training."""
+    import torch
+
+    batch, sizes = pad_lines(arrays)
+    return torch.from_numpy(batch), torch.from_numpy(sizes)
 
 
 def make_batches(
@@ -142,6 +158,22 @@ def make_batches(
                 break
             end += 1
         indices = order[start:end]
-        images, sizes = collate([lines[i].array for i in indices])
+        images, sizes = pad_lines([lines[i].array for i in indices])
         yield Batch(indices, images, sizes, [lines[i].scale_x for i in indices])
         start = end
+
+
+class LinePreprocessor:
+    """Source -> image -> network input, within ``limits``: the first stage of a ``Predictor``.
+
+    Both steps raise ``ImageError`` naming the source (unreadable, too big, a line too long)."""
+
+    def __init__(self, config: PreprocessingConfig, limits: ImageLimits = ImageLimits()) -> None:
+        self.config = config
+        self.limits = limits
+
+    def load(self, source: ImageSource) -> Image.Image:
+        return load_image(source, self.limits)
+
+    def prepare(self, image: Image.Image, name: str = "line") -> PreparedLine:
+        return prepare_line(image, self.config, self.limits.max_line_pixels, name)

@@ -78,7 +78,7 @@ _SHIPPED: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], tuple[str, Any
 
 def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, Any]:
     """Broadcast the model files once per application; a missing or broken model fails here, on the driver."""
-    if backend == "torch":
+    if backend != "onnx" and not source.is_file():  # an .onnx file, or an ONNX-only folder, needs no config.json
         load_config(source)  # a clear ModelFileError now rather than one per task later
     sc = spark.sparkContext
     stamps = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in model_file_paths(source))
@@ -174,7 +174,7 @@ class ImageHandwrittenTextRecognizer(
         inputErrorCol: str = "image_error",
         batchSize: int = 1,
         modelPath: str | None = None,
-        backend: str = "torch",
+        backend: str = "auto",
         decoder: str = "auto",
         letterCase: str = "as_read",
         device: str = "cpu",
@@ -190,7 +190,7 @@ class ImageHandwrittenTextRecognizer(
             errorCol="handwritten_text_error",
             inputErrorCol="image_error",
             batchSize=1,
-            backend="torch",
+            backend="auto",
             decoder="auto",
             letterCase="as_read",
             device="cpu",

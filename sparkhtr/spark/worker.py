@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class ModelSpec:
 
     digest: str  # SHA-256 of the model files: the cache key
     entry: str | None = None  # the file to load when the model is one file (an .onnx); None: the folder
-    backend: str = "torch"
+    backend: str = "auto"  # "auto": the model's ONNX graph where its config.json permits it (Recognizer.load)
     device: str | None = None
     max_pixels: int = 50_000_000
     decoder: str = "auto"  # "beam" / "auto" use the model directory's lm.json.gz when it has one
@@ -112,9 +113,9 @@ def get_recognizer(
 
 
 def set_task_threads(num_threads: int) -> int:
-    """Match torch's intra-op threads to the task: ``num_threads``, or spark.task.cpus when 0."""
-    import torch
-
+    """The task's compute threads: ``num_threads``, or spark.task.cpus when 0. torch's intra-op
+    threads are set to it when torch is loaded (a recognizer built later gets it as num_threads);
+    an ONNX-only worker never imports torch."""
     if num_threads <= 0:
         try:
             from pyspark import TaskContext
@@ -124,7 +125,8 @@ def set_task_threads(num_threads: int) -> int:
         except Exception:  # an older or stripped-down pyspark: stay safe with one thread
             num_threads = 1
     num_threads = max(1, int(num_threads))
-    if torch.get_num_threads() != num_threads:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != num_threads:
         torch.set_num_threads(num_threads)
     return num_threads
 

@@ -160,7 +160,7 @@ def test_auto_decoder_is_greedy_without_a_language_model_and_beam_with_one(train
 
 def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, tmp_path, capsys):
     """--tune 8: 8 train lines stay out of the LM, the model reads them, the best grid point is stored."""
-    from sparkhtr.inference.decoding_tuning import LENGTH_BONUSES, LM_WEIGHTS
+    from sparkhtr.calibrate.tuning import LENGTH_BONUSES, LM_WEIGHTS
     from sparkhtr.text.lm import CharNgramLM
 
     lm_path = tmp_path / "tuned.json.gz"
@@ -191,7 +191,7 @@ def test_build_lm_with_a_lexicon_tunes_word_settings_and_decodes_with_them(small
     unknown-word penalty, and `evaluate` / `recognize` decode with what the file holds."""
     import shutil
 
-    from sparkhtr.inference.decoding_tuning import LENGTH_BONUSES, LM_WEIGHTS, OOV_PENALTIES, WORD_BONUSES
+    from sparkhtr.calibrate.tuning import LENGTH_BONUSES, LM_WEIGHTS, OOV_PENALTIES, WORD_BONUSES
     from sparkhtr.registry import resolve_model
     from sparkhtr.text.lm import CharNgramLM
 

@@ -70,7 +70,7 @@ def test_bad_images_are_reported_and_others_still_read(recognizer, val_lines, tm
 
 def test_lines_are_read_in_chunks_with_the_same_results(recognizer, val_lines, tmp_path, monkeypatch):
     """Chunks bound memory on big folders; crossing chunk edges must not move or lose a result."""
-    from sparkhtr.inference import recognizer as module
+    from sparkhtr.inference import predictor as module
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")

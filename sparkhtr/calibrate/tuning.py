@@ -12,17 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import ImageSource
 from sparkhtr.text.charset import Charset
 from sparkhtr.text.ctc import greedy_decode
 from sparkhtr.text.decoders import BeamDecoder
 from sparkhtr.text.lm import CharNgramLM
 from sparkhtr.text.metrics import corpus_scores
+
+if TYPE_CHECKING:
+    from sparkhtr.inference.recognizer import Recognizer
 
 __all__ = [
     "LM_WEIGHTS", "LENGTH_BONUSES", "WORD_BONUSES", "OOV_PENALTIES", "DecodingTrial", "TuningReport", "tune_beam"
