@@ -158,3 +158,27 @@ def test_batch_rows_decode_on_the_scheduler_with_the_same_results(trained_model_
     recognizer.predictor.scheduler = LineScheduler(3)
     three = recognizer.recognize(val_lines[:8], batch_size=8)
     assert [(r.text, r.confidence, r.chars) for r in three] == [(r.text, r.confidence, r.chars) for r in one]
+
+
+def test_the_record_is_written_for_the_loader_and_the_cli_says_what_reads(bundled_copy, tmp_path, capsys):
+    from sparkhtr.calibrate.backends import record_backends
+    from sparkhtr.cli.main import main
+
+    pytest.importorskip("onnxruntime")
+    folder = shutil.copytree(bundled_copy, tmp_path / "model")
+    with pytest.raises(ValueError, match="not a file"):
+        record_backends(folder, "../model.int8.onnx", 10.14, 10.0, "val")
+    with pytest.raises(ValueError, match="percent"):
+        record_backends(folder, INT8_ONNX_FILE, float("nan"), 10.0, "val")
+    record_backends(folder, INT8_ONNX_FILE, 10.14, 10.0, "copiste_dun_jour_fr val, default decoder")
+    assert load_backends(folder)["onnx"] == {"file": INT8_ONNX_FILE, "dev_cer": 10.14}
+    assert load_config(folder).charset == load_config(bundled_copy).charset
+    capsys.readouterr()
+    code = main(["recognize", str(EXAMPLES[0]), "--model", str(folder), "--decoder", "greedy", "--threads", "1",
+                 "--device", "cpu", "--verbose"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.strip()
+    assert "backend onnx (model.int8.onnx" in err and "10.14" in err and "decoder greedy" in err
+    main(["recognize", str(EXAMPLES[0]), "--model", str(folder), "--decoder", "greedy", "--backend", "torch",
+          "--verbose"])
+    assert "backend torch (fp32" in capsys.readouterr().err
