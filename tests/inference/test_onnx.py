@@ -225,7 +225,7 @@ def test_single_line_graph_of_the_real_model_gives_torch_results(bundled_single_
     instance norms' float32 differences (onnxruntime's InstanceNormalization sums in another order)
     to ~5e-2, too close to its near ties for text comparisons, hence the real model here.
     """
-    torch_recognizer = Recognizer.pretrained(decoder="greedy")  # the .onnx file alone has no LM: greedy
+    torch_recognizer = Recognizer.pretrained(backend="torch", decoder="greedy")  # the .onnx file alone has no LM
     onnx_recognizer = Recognizer.load(bundled_single_line, backend="onnx")
     prepared = [prepare_line(load_image(p), torch_recognizer.config.preprocessing) for p in val_lines]
     for batch in make_batches(prepared, 4):
