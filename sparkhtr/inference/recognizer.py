@@ -216,8 +216,9 @@ class Recognizer:
     ) -> Iterator[RecognitionResult]:
         """Like ``recognize`` on a sequence, but yields results in input order as they are ready.
 
-        Lines are read in chunks of ``CHUNK_LINES``, so ``images`` may be a generator over a
-        folder of any size: memory stays bounded and the first results come out at once.
+        Lines are read in chunks of ``sparkhtr.inference.predictor.CHUNK_LINES``, so ``images`` may
+        be a generator over a folder of any size: memory stays bounded and the first results come
+        out at once.
         ``total`` sizes the progress bar when ``images`` has no ``len``.
         """
         if on_error not in ("raise", "return"):
