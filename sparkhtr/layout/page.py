@@ -33,7 +33,8 @@ Point = tuple[int, int]
 MARGIN_PITCHES = 0.06  # paper kept above and below a band: the line model saw margins in training
 END_PITCHES = 0.3  # paper kept before a line's first ink and after its last
 SLICE_PITCHES = 0.35  # the polygon follows the ink's top and bottom in slices this many pitches wide
-CORE_PITCHES = 0.45  # a polygon reaches at least this far above and below its line's peak
+CORE_PITCHES = 0.35  # a polygon reaches at least this far above and below its line's peak
+REACH_PITCHES = 0.65  # and at most this far
 JOIN_GAP = 3.0  # pitches of paper a line may have between two words (columns lie further apart)
 WORD_GAP = 1.2  # pitches: a wider gap is checked for a corridor of paper, a narrower one never
 CORRIDOR = 3.0  # pitches above and below a gap that a column gap keeps blank
@@ -233,8 +234,12 @@ def _outline(chain: Chain, ink: np.ndarray, strip: int, pitch: float) -> tuple[l
         left, right = float(x0 + columns[0]), float(x0 + columns[-1] + 1)
         # at least the line's core around its peak, where thin strokes may have been lost to the mask
         peak = float(np.interp((x0 + x1) / 2, centres, chain.peaks))
-        high = max(0.0, min(top + inked[0], max(top, peak - CORE_PITCHES * pitch)) - margin)
-        low = min(height - 1.0, max(top + inked[-1] + 1, min(bottom, peak + CORE_PITCHES * pitch)) + margin)
+        # and at most REACH pitches from it: past that, the band's ink is a neighbour's ascender or
+        # descender (rare once bands stop at the valleys: the page CER did not move)
+        ink_top = max(top + inked[0], peak - REACH_PITCHES * pitch)
+        ink_bottom = min(top + inked[-1] + 1, peak + REACH_PITCHES * pitch)
+        high = max(0.0, min(ink_top, max(top, peak - CORE_PITCHES * pitch)) - margin)
+        low = min(height - 1.0, max(ink_bottom, min(bottom, peak + CORE_PITCHES * pitch)) + margin)
         upper += [(left, high), (right, high)]
         lower += [(left, low), (right, low)]
         baseline.append(((left + right) / 2, float(top + np.flatnonzero(rows >= 0.4 * rows.max())[-1])))
