@@ -3,6 +3,7 @@
 
     nice python benchmarks/footprint.py --make          # builds both venvs under /tmp from HEAD, then measures
     nice python benchmarks/footprint.py                 # measures the venvs already made
+    nice python benchmarks/footprint.py --make --spark  # and Spark rows in an ONNX-only venv (+ pyspark)
 
 ``--make`` installs a copy of the committed tree (``git archive HEAD``), not the editable checkout:
 ``/tmp/sparkhtr-footprint/torch`` gets ``torch==2.13.0`` first and pinned (the CPU wheel), then
@@ -90,6 +91,47 @@ def make_venvs(root: Path) -> None:
         raise SystemExit("the ONNX venv holds torch: something it installed depends on it")
 
 
+# Runs inside the onnx-spark venv: the README pipeline on examples/, compared with the Python API.
+SPARK_JOB = r"""
+import json, sys
+from pyspark.sql import SparkSession
+from sparkhtr import Recognizer
+from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+spark.sparkContext.setLogLevel("ERROR")
+df = spark.read.format("binaryFile").load(sys.argv[1])
+images = BinaryToImage().setInputCol("content").setOutputCol("image").transform(df)
+stage = ImageHandwrittenTextRecognizer.pretrained().setInputCol("image").setOutputCol("text")
+rows = stage.transform(images).select("path", "text", "handwritten_text_error").collect()
+direct = Recognizer.pretrained(num_threads=1)
+same = sum(r.text == direct.recognize(r.path.removeprefix("file:")).text for r in rows)
+errors = [r.handwritten_text_error for r in rows if r.handwritten_text_error]
+print(json.dumps({"rows": len(rows), "same": same, "errors": errors, "torch": "torch" in sys.modules}))
+spark.stop()
+"""
+
+
+def spark_rows(root: Path, make: bool) -> None:
+    """Spark rows read in a venv with sparkhtr[onnx,spark] and no torch (needs Java 17)."""
+    venv = root / "onnx-spark"
+    if make:
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        _pip(venv, f"{root / 'src'}[onnx,spark]")
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "PYSPARK_PYTHON": python, "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as scratch:
+        out = subprocess.run(
+            [python, "-c", SPARK_JOB, str(REPO / "examples" / "*.png")],
+            capture_output=True, text=True, check=True, cwd=scratch, env=env,
+        ).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    has_torch = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('torch') is not None)"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    print(f"spark (onnx install, torch installed: {has_torch}): {found['rows']} rows, {found['same']} as the Python "
+          f"API reads them, {len(found['errors'])} errors")
+
+
 def site_packages(venv: Path) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))
 
@@ -138,9 +180,12 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT, help=f"where the venvs are (default {ROOT})")
     parser.add_argument("--lines", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--spark", action="store_true", help="also read Spark rows in an ONNX-only venv with pyspark")
     args = parser.parse_args()
     if args.make:
         make_venvs(args.root)
+    if args.spark:
+        spark_rows(args.root, args.make)
     lines = val_lines(args.lines)
     print(f"{args.lines} Copiste val lines, one thread, the bundled model with its defaults; median of {args.repeats}")
     header = f"{'install':8} {'size MB':>8} {'import s':>9} {'load s':>7} {'1st line s':>10} {'lines/s':>8}"
