@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=None, help="lines per backend call (default: the backend's)")
     p.add_argument("--device", default=None)
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument(
+        "--backend", choices=["auto", "torch", "onnx"], default="auto",
+        help="auto (default): as `recognize` chooses; the summary names the backend that read",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N lines of each dataset")
     p.add_argument(
         "--corrections", metavar="TSV", default=None,
@@ -94,6 +97,7 @@ def _evaluate_one(spec: str, recognizer, args: argparse.Namespace, several: bool
     result.skipped[:0] = report
     result.summary["skipped"] = len(result.skipped)
     result.summary["dataset"] = spec
+    result.summary["backend"] = recognizer.backend_name
     if args.corrections:
         evaluated = {line["id"] for line in result.lines}
         result.summary["corrections"] = str(args.corrections)
