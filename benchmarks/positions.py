@@ -19,7 +19,8 @@ import torch
 from line_sets import add_dataset_arguments, open_lines
 from tqdm import tqdm
 
-from sparkhtr.inference.positions import char_extents, space_offsets
+from sparkhtr.calibrate.position_lag import space_offsets
+from sparkhtr.inference.positions import char_extents
 from sparkhtr.inference.preprocess import prepare_line
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.model.span import SpanLineModel

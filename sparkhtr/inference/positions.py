@@ -13,24 +13,11 @@ next to a narrow gap may stick out of it).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from typing import Any
 
 __all__ = ["char_extents"]
 
 MIN_WIDTH = 1.0  # pixels: a character pushed against an edge of the image keeps a visible box
-
-# Measuring the lag moved to sparkhtr.calibrate.position_lag (offline work, out of the runtime
-# path); these names still resolve here, on first use, for code written before (the training
-# loop's last step imports them from this module).
-_MOVED = ("space_offsets", "PositionLag", "TooFewSpaces", "estimate_position_lag", "write_position_lag")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module("sparkhtr.calibrate.position_lag"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def char_extents(

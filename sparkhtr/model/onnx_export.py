@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 ONNX_FILE = "model.onnx"
-# `sparkhtr export-onnx --int8` (sparkhtr.inference.quantize); bundled models ship one.
+# `sparkhtr export-onnx --int8` (sparkhtr.calibrate.quantize); bundled models ship one.
 INT8_ONNX_FILE = "model.int8.onnx"
 CONFIG_METADATA_KEY = "sparkhtr.config"
 FORMAT_METADATA_KEY = "sparkhtr.format"

@@ -37,7 +37,7 @@ _READABLE_FORMATS = ("sparkhtr-charlm/1", LM_FORMAT)
 LM_FILE = "lm.json.gz"  # its name inside a model directory
 LINE_START, LINE_END = "\x02", "\x03"  # never in a charset: control characters
 # Beam-search settings for an LM that was not tuned: a middle point of the tuning grid
-# (inference/decoding_tuning.py); `build-lm --tune` chooses better ones for a given model.
+# (sparkhtr/calibrate/tuning.py); `build-lm --tune` chooses better ones for a given model.
 DEFAULT_DECODING = {"lm_weight": 0.3, "length_bonus": 2.0}
 
 

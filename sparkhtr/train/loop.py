@@ -301,11 +301,11 @@ def _moving_average(model: SpanLineModel, decay: float | None, state: dict | Non
 def _store_position_lag(
     out: Path, samples: Sequence[LineSample], log: Callable[[dict], None], lines: int = 200
 ) -> None:
-    """Measure the saved model's position lag (sparkhtr.inference.positions) on up to ``lines`` of
+    """Measure the saved model's position lag (sparkhtr.calibrate.position_lag) on up to ``lines`` of
     ``samples`` (their images only; unreadable ones are skipped, as validation skips them), write
     it into its config.json; a model that reads too few spaces near word gaps yet
     gets 0, and the log says why."""
-    from sparkhtr.inference.positions import TooFewSpaces, estimate_position_lag, write_position_lag
+    from sparkhtr.calibrate.position_lag import TooFewSpaces, estimate_position_lag, write_position_lag
 
     recognizer = Recognizer.load(out, decoder="greedy")
     record: dict = {"kind": "position_lag"}

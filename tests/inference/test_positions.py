@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from sparkhtr import Recognizer
-from sparkhtr.inference.positions import char_extents, estimate_position_lag, space_offsets
+from sparkhtr.calibrate.position_lag import estimate_position_lag, space_offsets
+from sparkhtr.inference.positions import char_extents
 from sparkhtr.inference.preprocess import prepare_line
 from sparkhtr.model.config import ModelConfig, architecture
 

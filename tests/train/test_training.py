@@ -34,7 +34,7 @@ def test_a_measured_position_lag_goes_into_the_config(trained_model_dir, tmp_pat
     """The end-of-training step with a model that does read spaces (its measurement stood in for)."""
     import shutil
 
-    from sparkhtr.inference import positions
+    from sparkhtr.calibrate import position_lag as positions
     from sparkhtr.train.loop import _store_position_lag
 
     model = shutil.copytree(trained_model_dir, tmp_path / "model")
