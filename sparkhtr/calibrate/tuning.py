@@ -31,8 +31,10 @@ __all__ = [
     "LM_WEIGHTS", "LENGTH_BONUSES", "WORD_BONUSES", "OOV_PENALTIES", "DecodingTrial", "TuningReport", "tune_beam"
 ]
 
-LM_WEIGHTS = (0.1, 0.2, 0.3, 0.45, 0.6)
-LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0)
+# The stage-11 model's mixed LM was best in the corner of a grid that stopped at 0.6 / 3.0 on the
+# dev lines, so the grid goes further.
+LM_WEIGHTS = (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)
+LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 WORD_BONUSES = (0.0, 0.5, 1.0, 2.0)
 OOV_PENALTIES = (0.0, 1.0, 2.0, 3.0)
 
