@@ -68,6 +68,19 @@ class ReadCache:
         return [self.texts[k] for k in keys]
 
 
+def _model_digest(model: str | None) -> str:
+    """A short digest of the files that decide what a model reads, so a new model (or LM) never
+    gets an older one's cached texts."""
+    from sparkhtr.registry import model_dir
+
+    digest = hashlib.sha1()
+    folder = model_dir(model)
+    for name in ("config.json", "model.safetensors", "lm.json.gz"):
+        if (folder / name).is_file():
+            digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pages", type=Path, help="a folder of page images, each with an ALTO file of the same stem")
@@ -89,7 +102,7 @@ def main() -> None:
             decoder=args.decoder
         )
         args.cache.mkdir(parents=True, exist_ok=True)
-        name = f"texts_{args.model or 'default'}_{args.decoder}.json".replace("/", "_")
+        name = f"texts_{_model_digest(args.model)}_{args.decoder}.json"
         cache = ReadCache(args.cache / name, recognizer)
     xmls = sorted(p for p in args.pages.glob("*.xml") if not args.only or p.stem in args.only)
     rows = []
