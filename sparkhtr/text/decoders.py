@@ -12,6 +12,7 @@ greedy otherwise.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,9 @@ from sparkhtr.text.fast_beam import beam_decode_fast
 from sparkhtr.text.lexicon import Lexicon
 from sparkhtr.text.lm import LM_FILE, CharNgramLM
 
-__all__ = ["Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "MIXED_LANGS", "make_decoder", "model_languages"]
+__all__ = [
+    "Decoder", "GreedyDecoder", "BeamDecoder", "DECODERS", "MIXED_LANGS", "make_decoder", "model_languages", "load_lm"
+]
 
 DECODERS = ("auto", "greedy", "beam")
 # ``lang`` values that choose a model directory's default LM (lm.json.gz), which mixes its languages.
@@ -134,4 +137,21 @@ def make_decoder(
         raise ValueError(f"unknown decoder {name!r}: use one of {', '.join(DECODERS)}")
     if lm is None:
         lm = model_lm
-    return BeamDecoder(CharNgramLM.load(lm) if lm is not None else None, **settings)
+    return BeamDecoder(load_lm(lm) if lm is not None else None, **settings)
+
+
+def load_lm(path: str | Path) -> CharNgramLM:
+    """The LM in ``path``, read once per process while the file is unchanged: the bundled mixed LM
+    takes seconds to parse and its search tables tens of MB, which every recognizer built on it (a
+    Spark task, a test, a thread) then shares. Decoders only read an LM, so one object serves all."""
+    path = Path(path)
+    try:
+        stat = path.resolve().stat()
+    except OSError:
+        return CharNgramLM.load(path)  # its own error names the file
+    return _load_lm(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_lm(path: str, mtime_ns: int, size: int) -> CharNgramLM:
+    return CharNgramLM.load(path)

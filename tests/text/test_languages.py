@@ -89,3 +89,16 @@ def test_build_lm_from_prose_with_quotes_pruning_and_tuning_on_a_dev_split(small
     printed = capsys.readouterr().out
     assert "on 8 held-out lines (kept out of the LM):" in printed
     assert set(CharNgramLM.load(out).decoding) == {"lm_weight", "length_bonus", "beam_width"}
+
+
+def test_an_lm_file_is_read_once_while_it_is_unchanged(tmp_path):
+    """Recognizers built on one LM file share it (the bundled one takes seconds to read); a file
+    written anew is read anew."""
+    folder = _language_dir(tmp_path)
+    first, second = make_decoder("beam", folder, lang="en"), make_decoder("beam", folder, lang="en")
+    assert first.lm is second.lm
+    CharNgramLM.train(["the house is there now"], decoding={"lm_weight": 0.9, "length_bonus": 1.0}).save(
+        folder / "lm.en.json.gz"
+    )
+    third = make_decoder("beam", folder, lang="en")
+    assert third.lm is not first.lm and third.lm_weight == 0.9
