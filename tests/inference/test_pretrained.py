@@ -13,8 +13,10 @@ def test_default_model_is_bundled_with_its_card():
     assert list_models()[DEFAULT_MODEL].parent == bundled_dir()
     folder = bundled_dir() / DEFAULT_MODEL
     assert (folder / "MODEL_CARD.md").is_file()
-    # Everything shipped (weights, int8 ONNX, card, pictures) stays within the 20 MB budget.
-    assert sum(p.stat().st_size for p in folder.iterdir()) < 20_000_000
+    # Everything shipped (weights, int8 ONNX, the LMs of four languages, card, pictures) stays within
+    # 40 MB: the LMs are 27.5 MB of it (the mixed one 12.3 MB), the price of reading each language
+    # with its own; the wheel stays far under PyPI's 100 MB.
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 40_000_000
 
 
 def test_default_model_reads_the_example_lines():
