@@ -66,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
 
     recognizer = load_recognizer(args.model, args.device, args.backend, args)
     rows, pairs = [], []
+    several = len(args.datasets) > 1
     for spec in args.datasets:
-        result = _evaluate_one(spec, recognizer, args, several=len(args.datasets) > 1)
-        rows.append((Path(parse_spec(spec)[1]).name, result.summary))
+        name = Path(parse_spec(spec)[1]).name  # the table's row, and the subfolder of --out
+        result = _evaluate_one(spec, recognizer, args, Path(args.out) / name if several and args.out else args.out)
+        rows.append((name, result.summary))
         pairs += [(line["reference"], line["prediction"]) for line in result.lines]
     if len(rows) > 1:
         overall = {**corpus_scores(pairs), "lines": len(pairs)}
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_one(spec: str, recognizer, args: argparse.Namespace, several: bool):
+def _evaluate_one(spec: str, recognizer, args: argparse.Namespace, out: Path | str | None):
     from sparkhtr.data.corrections import apply_corrections, read_corrections
     from sparkhtr.data.datasets import open_dataset
     from sparkhtr.train.evaluate import evaluate, write_evaluation
@@ -87,7 +89,7 @@ def _evaluate_one(spec: str, recognizer, args: argparse.Namespace, several: bool
     corrected: list[str] = []
     if args.corrections:
         samples, corrected, unmatched = apply_corrections(samples, read_corrections(args.corrections))
-        if unmatched and not several:
+        if unmatched and len(args.datasets) == 1:
             names = ", ".join(unmatched)
             print(f"{args.corrections}: {len(unmatched)} correction(s) for lines not in this split: {names}")
     samples = samples[: args.limit] if args.limit else samples
@@ -104,12 +106,12 @@ def _evaluate_one(spec: str, recognizer, args: argparse.Namespace, several: bool
         result.summary["corrected_lines"] = [line_id for line_id in corrected if line_id in evaluated]
     for line in result.skipped:
         print(f"skipped: {line}")
-    if args.out:
-        write_evaluation(result, Path(args.out) / Path(spec).name if several else args.out, samples)
+    if out:
+        write_evaluation(result, out, samples)
     summary = result.summary
     print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in summary.items()}))
     print(
-        (f"{spec}: " if several else "")
+        (f"{spec}: " if len(args.datasets) > 1 else "")
         + f"CER {100 * summary['cer']:.2f} %  WER {100 * summary['wer']:.2f} %  "
         f"(punctuation-split WER {100 * summary['wer_punctuation_split']:.2f} %) on {summary['lines']} lines, "
         f"{summary['decoder']} decoding" + (" with a language model" if summary.get("lm") else "")

@@ -10,7 +10,6 @@ null text and a message, and the others go on.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Iterator
@@ -26,7 +25,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
-from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS
 from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
@@ -58,6 +56,7 @@ from sparkhtr.spark.worker import (
     recognize_frame,
     set_task_threads,
 )
+from sparkhtr.text.decoders import model_languages as languages
 
 __all__ = ["ImageHandwrittenTextRecognizer", "model_languages"]
 
@@ -90,17 +89,8 @@ def _ship_model(spark: SparkSession, source: Path, backend: str) -> tuple[str, A
 
 
 def model_languages(source: Path) -> list[str]:
-    """The languages a model directory has an LM for (``lm.<lang>.json.gz``); [] when it has none,
-    or when this sparkhtr's decoders do not pick LMs by language."""
-    try:
-        from sparkhtr.text.decoders import model_languages as languages
-    except ImportError:
-        return []
+    """The languages a model directory has an LM of their own for (``lm.<lang>.json.gz``); [] when none."""
     return [lang for lang in languages(source) if lang not in MIXED_LANG_VALUES]
-
-
-def _languages_supported() -> bool:
-    return "lang" in inspect.signature(Recognizer.load).parameters
 
 
 def check_lang(source: Path, lang: str | None, decoder: str) -> str | None:
@@ -108,11 +98,6 @@ def check_lang(source: Path, lang: str | None, decoder: str) -> str | None:
     for one the model has no LM for, rather than the same error in every task."""
     if lang is None or decoder == "greedy":  # greedy decoding uses no LM, so no language either
         return None
-    if not _languages_supported():
-        raise ValueError(
-            f"lang={lang!r}: this sparkhtr's Recognizer has one language model per model directory; "
-            "leave lang unset (or 'auto') for the model's default LM"
-        )
     available = model_languages(source)
     if lang not in available:
         raise ValueError(
@@ -217,7 +202,7 @@ class ImageHandwrittenTextRecognizer(
         source = resolve_model(name, location=remote_loc, lang=lang)
         stage = cls(modelPath=str(source))
         if lang is not None and lang not in MIXED_LANG_VALUES:
-            if _languages_supported() and lang in model_languages(source):
+            if lang in model_languages(source):
                 stage.setLang(lang)
             else:
                 log.info("lang=%s: %s has no language model of its own for it; its default LM is used", lang, source)
