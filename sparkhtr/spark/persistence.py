@@ -6,6 +6,7 @@ that another machine does not have. The writer here saves the Params (metadata, 
 through Hadoop's FileSystem, the same way Spark writes the metadata: any path Spark can save to
 works (local, HDFS, S3 with its connector). On load, a local stage folder is used in place;
 a remote one is copied to a local temp folder first, because the model is read with plain file I/O.
+Either way the files must hash to the ``modelSha256`` saved with them, or the load fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 from pyspark.sql import SparkSession
 
-from sparkhtr.spark.worker import model_digest, read_model_files
+from sparkhtr.spark.model_store import check_model_digest, model_digest, read_model_files
 
 __all__ = ["MODEL_SUBDIR", "RecognizerWriter", "RecognizerReader", "copy_model_to", "localize_model"]
 
@@ -97,6 +98,12 @@ class RecognizerReader(MLReader):
         DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=["modelPath"])
         source = os.path.join(path, metadata.get("modelDir", MODEL_SUBDIR))
         local = localize_model(self.sparkSession, source, list(metadata["modelFiles"]))
+        expected = metadata.get("modelSha256")
+        if expected is None:
+            raise ValueError(f"{path}: the saved stage has no modelSha256; save the pipeline again with sparkhtr")
+        # Checked here, on the driver, so that altered weights fail the load with one clear
+        # message instead of reading wrong texts (or failing inside every task).
+        check_model_digest(local, list(metadata["modelFiles"]), expected)
         entry = metadata.get("modelEntry")
         instance._set(modelPath=os.path.join(local, entry) if entry else local)
         return instance

@@ -28,6 +28,7 @@ from pyspark.sql.types import FloatType, StringType, StructField, StructType
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS
 from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
+from sparkhtr.spark.model_store import model_digest, model_file_paths, read_model_files
 from sparkhtr.spark.params import (
     MIXED_LANG_VALUES,
     HasBackend,
@@ -47,15 +48,7 @@ from sparkhtr.spark.params import (
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.python_env import stage_python
-from sparkhtr.spark.worker import (
-    ModelSpec,
-    get_recognizer,
-    model_digest,
-    model_file_paths,
-    read_model_files,
-    recognize_frame,
-    set_task_threads,
-)
+from sparkhtr.spark.worker import ModelSpec, get_recognizer, recognize_frame, set_task_threads
 from sparkhtr.text.decoders import model_languages as languages
 
 __all__ = ["ImageHandwrittenTextRecognizer", "model_languages"]

@@ -1,23 +1,18 @@
 """What runs inside a Python worker: the per-process model cache and the recognition of one Arrow batch.
 
 Why the model travels as bytes: executors on a cluster do not see the driver's disk, so the
-driver broadcasts the model directory's files once and each Python worker writes them to a temp
-folder and loads them there, once per process (the cache below is keyed by the files' SHA-256,
-the backend, the device, the decoder, the letter case and the LM's language). Nothing here
-imports pyspark at module level except for the task context, so the functions can be tested and
-reused outside a UDF.
+driver broadcasts the model directory's files once; the workers of an executor write them to one
+shared folder (``model_store.py``) and each loads them once per process (the cache below is keyed
+by the files' SHA-256, the backend, the device, the decoder, the letter case and the LM's
+language). Nothing here imports pyspark at module level except for the task context, so the
+functions can be tested and reused outside a UDF.
 """
 
 from __future__ import annotations
 
-import atexit
-import hashlib
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,19 +20,16 @@ import pandas as pd
 from sparkhtr.inference.recognizer import Recognizer
 from sparkhtr.io.image import ImageError, ImageLimits
 from sparkhtr.spark.image_struct import IMAGE_FIELDS, struct_to_image
+from sparkhtr.spark.model_store import materialize_model
 
 __all__ = [
     "ModelSpec",
-    "model_file_paths",
-    "read_model_files",
-    "model_digest",
     "get_recognizer",
     "set_task_threads",
     "recognize_frame",
 ]
 
 _RECOGNIZERS: dict[tuple[str, str, str | None, str, str, str | None], Recognizer] = {}
-_MODEL_DIRS: dict[str, Path] = {}
 
 
 @dataclass(frozen=True)
@@ -54,49 +46,13 @@ class ModelSpec:
     lang: str | None = None  # the beam decoder's LM language (lm.<lang>.json.gz); None: the default LM
 
 
-def model_file_paths(source: str | Path) -> list[Path]:
-    """The files that make up a model: a directory's plain files (hidden ones skipped), or one file."""
-    source = Path(source)
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise FileNotFoundError(f"{source}: no such model directory or file")
-    paths = [p for p in sorted(source.iterdir()) if p.is_file() and not p.name.startswith(".")]
-    if not paths:
-        raise FileNotFoundError(f"{source}: the model directory is empty")
-    return paths
-
-
-def read_model_files(source: str | Path) -> dict[str, bytes]:
-    """The model's files (config, weights, card... or a single .onnx) by name, with their bytes."""
-    return {p.name: p.read_bytes() for p in model_file_paths(source)}
-
-
-def model_digest(files: Mapping[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode("utf-8") + b"\0" + len(files[name]).to_bytes(8, "little"))
-        digest.update(files[name])
-    return digest.hexdigest()
-
-
-def _materialize(digest: str, files: Callable[[], Mapping[str, bytes]]) -> Path:
-    if digest not in _MODEL_DIRS:
-        folder = Path(tempfile.mkdtemp(prefix=f"sparkhtr-model-{digest[:12]}-"))
-        atexit.register(shutil.rmtree, folder, True)
-        for name, content in files().items():
-            (folder / name).write_bytes(content)
-        _MODEL_DIRS[digest] = folder
-    return _MODEL_DIRS[digest]
-
-
 def get_recognizer(
     spec: ModelSpec, files: Callable[[], Mapping[str, bytes]], num_threads: int | None = None
 ) -> Recognizer:
     """This process's recognizer for ``spec``; ``files`` is called (reading the broadcast) only on a miss."""
     key = (spec.digest, spec.backend, spec.device, spec.decoder, spec.letter_case, spec.lang)
     if key not in _RECOGNIZERS:
-        folder = _materialize(spec.digest, files)
+        folder = materialize_model(spec.digest, files)
         # Only passed when asked for, so a Recognizer without per-language LMs still loads.
         language = {"lang": spec.lang} if spec.lang is not None else {}
         _RECOGNIZERS[key] = Recognizer.load(

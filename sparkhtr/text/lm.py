@@ -147,8 +147,7 @@ class CharNgramLM:
     def load(cls, path: str | Path) -> CharNgramLM:
         path = Path(path)
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(_read_capped(path, MAX_LM_BYTES).decode("utf-8"))
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{path}: no such language model file") from exc
         except (OSError, ValueError) as exc:
@@ -164,6 +163,24 @@ class CharNgramLM:
             return cls(data["order"], data["vocab"], data["counts"], data.get("decoding"), lexicon)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: a damaged sparkhtr language model ({exc})") from exc
+
+
+# The bundled mixed LM inflates to 44 MB; 1 GiB leaves room for much larger ones while a gzip
+# bomb (a few MB that inflate to many GB) is refused after reading 1 GiB, not after filling memory.
+MAX_LM_BYTES = 1 << 30
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    """The gunzipped bytes of ``path``; ValueError once more than ``limit`` bytes come out."""
+    chunks: list[bytes] = []
+    total = 0
+    with gzip.open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"it inflates to more than {limit:,} bytes (the limit for a language model)")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 MAX_ORDER = 32  # far above any useful n-gram order; a larger one is a damaged or hostile file

@@ -123,3 +123,16 @@ def test_damaged_lm_files_are_refused_with_their_name(tmp_path, edit, message):
 def test_a_sound_lm_file_still_loads(tmp_path):
     lm = CharNgramLM.load(_lm_file(tmp_path, lambda d: None))
     assert lm.order == 3 and lm.score("une ligne") < 0
+
+
+def test_an_lm_gzip_bomb_is_refused_before_it_fills_memory(tmp_path, monkeypatch):
+    """A small gzip that inflates past the limit is refused while reading, naming the file."""
+    import sparkhtr.text.lm as lm_module
+
+    path = tmp_path / "bomb.json.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b" " * (8 << 20))  # 8 MB of spaces: 8 kB compressed
+    monkeypatch.setattr(lm_module, "MAX_LM_BYTES", 4 << 20)
+    with pytest.raises(ValueError, match="inflates to more than 4,194,304 bytes") as caught:
+        CharNgramLM.load(path)
+    assert str(path) in str(caught.value) and path.stat().st_size < 64_000

@@ -106,3 +106,20 @@ def test_onnx_backend_with_a_one_file_model(
     assert model_path.name == "lines.onnx" and model_path.is_file()
     assert loaded.stages[1].getBackend() == "onnx"
     assert _texts(loaded.transform(df)) == expected
+
+
+def test_altered_weights_fail_the_load_on_the_driver(spark: SparkSession, model_dir: Path, tmp_path: Path) -> None:
+    """A saved stage whose weights were changed after saving must not load (it would read wrong texts)."""
+    ImageHandwrittenTextRecognizer(modelPath=str(model_dir)).save(str(tmp_path / "stage"))
+    weights = tmp_path / "stage" / "model" / "model.safetensors"
+    content = bytearray(weights.read_bytes())
+    content[-1] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(content))
+    for checksum in weights.parent.glob(".*.crc"):  # Hadoop's own checksums would catch it first otherwise
+        checksum.unlink()
+    with pytest.raises(ValueError, match=r"stage/model: the model files do not match the digest"):
+        ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))
+
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match="missing model.safetensors"):
+        ImageHandwrittenTextRecognizer.load(str(tmp_path / "stage"))

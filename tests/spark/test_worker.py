@@ -11,7 +11,8 @@ from PIL import Image
 from sparkhtr import Recognizer
 from sparkhtr.io.image import load_image
 from sparkhtr.spark.image_struct import ImageType, encode_image, invalid_image
-from sparkhtr.spark.worker import ModelSpec, get_recognizer, model_digest, read_model_files, recognize_frame
+from sparkhtr.spark.model_store import model_digest, read_model_files
+from sparkhtr.spark.worker import ModelSpec, get_recognizer, recognize_frame
 
 
 def test_the_model_is_loaded_once_per_process(model_dir: Path) -> None:
