@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--verbose", action="store_true", help="say on stderr which backend and decoder read, and why")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images (default 50 MP)")
+    p.add_argument(
+        "--max-line-pixels", type=int, default=None,
+        help="refuse a line whose network input (resized to the model's line height) has more pixels: "
+        "memory grows with it (default 1,048,576: 16,384 px wide at 64 px high, under 1 GB)",
+    )
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.add_argument(
         "--paragraph", action="store_true",
@@ -140,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     from sparkhtr.io.image import ImageLimits
 
     images, names, problems = expand_images(args.images)
-    limits = ImageLimits(max_pixels=args.max_pixels)
+    line_limit = {"max_line_pixels": args.max_line_pixels} if args.max_line_pixels is not None else {}
+    limits = ImageLimits(max_pixels=args.max_pixels, **line_limit)
     if (args.draw or args.page_xml or args.alto or args.hocr) and not args.paragraph:
         raise ValueError("--draw, --page-xml, --alto and --hocr describe paragraphs: use them with --paragraph")
     for problem in problems:

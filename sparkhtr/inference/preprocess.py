@@ -91,7 +91,7 @@ def resize_line(
         raise LineTooLongError(
             f"{name}: a {width}x{height} line becomes {size[0]}x{size[1]} px at the model's input size, "
             f"over the limit of {max_pixels:,} pixels ({max_pixels // size[1]:,} px wide at {size[1]} px high): "
-            "cut it into shorter lines (or raise ImageLimits.max_line_pixels)"
+            "cut it into shorter lines (or raise ImageLimits.max_line_pixels, --max-line-pixels in the CLI)"
         )
     if size == (width, height):
         return image

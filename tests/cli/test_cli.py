@@ -93,6 +93,17 @@ def test_pixel_limit_is_configurable(trained_model_dir, val_lines, capsys):
     assert "pixel limit" in capsys.readouterr().err
 
 
+def test_line_limit_is_configurable(trained_model_dir, val_lines, capsys):
+    """--max-line-pixels bounds what the network is given: a normal line is refused under a tiny limit,
+    and the refusal names the file and the flag."""
+    args = ["recognize", "--model", str(trained_model_dir), str(val_lines[0]), str(val_lines[1])]
+    assert main(args) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main([args[0], "--max-line-pixels", "2000", *args[1:]]) == 1
+    err = capsys.readouterr().err
+    assert str(val_lines[0]) in err and "--max-line-pixels" in err and "over the limit of 2,000 pixels" in err
+
+
 def test_missing_model_is_a_clear_error(tmp_path, val_lines, capsys):
     assert main(["recognize", "--model", str(tmp_path), str(val_lines[0])]) == 2
     assert "config.json" in capsys.readouterr().err
