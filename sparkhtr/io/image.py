@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageError", "ImageLimits", "ImageSource", "IMAGE_SUFFIXES", "load_image", "describe_source"]
+__all__ = [
+    "ImageError", "ImageLimits", "ImageSource", "IMAGE_SUFFIXES", "PAGE_LIMITS", "load_image", "describe_source"
+]
 
 ImageSource = str | Path | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
@@ -51,6 +53,10 @@ class ImageLimits:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ImageLimits.{name} must be a positive integer, got {value!r}")
+
+
+# Page scans are larger than line images; a 600 dpi A3 colour scan is ~70 M pixels.
+PAGE_LIMITS = ImageLimits(max_pixels=150_000_000)
 
 
 def describe_source(source: Any) -> str:

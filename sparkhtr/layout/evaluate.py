@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sparkhtr.data.readers._common import child, clean_text, descendants, local_name, parse_points
-from sparkhtr.data.readers.alto import alto_line_text
+from sparkhtr.io.alto import alto_line_text
+from sparkhtr.io.xml import child, descendants, local_name, read_xml
+from sparkhtr.layout.geometry import parse_points
+from sparkhtr.text.charset import clean_text
 from sparkhtr.text.metrics import char_errors
 
 __all__ = ["TruthLine", "read_alto_lines", "overlaps", "match_lines", "LineScores", "page_cer", "order_by_truth"]
@@ -41,9 +43,7 @@ class TruthLine:
 def read_alto_lines(path: str | Path) -> list[TruthLine]:
     """The text lines of an ALTO file in its order (pixel units), with their polygons, baselines,
     normalised texts and regions; lines with no text or no polygon are left out."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.parse(path).getroot()
+    root = read_xml(path)
     labels = {tag.attrib.get("ID"): tag.attrib.get("LABEL", "") for tag in descendants(root, "OtherTag")}
     lines: list[TruthLine] = []
     for number, block in enumerate(descendants(root, "TextBlock")):

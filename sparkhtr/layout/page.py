@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from sparkhtr.data.readers._common import fit_box, polygon_box
+from sparkhtr.layout.geometry import fit_box, polygon_box
 from sparkhtr.layout.ink import page_ink
 from sparkhtr.layout.lines import LineBox
 from sparkhtr.layout.order import reading_order

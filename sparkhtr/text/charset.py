@@ -5,7 +5,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["Charset", "normalize_text", "LATIN_CHARSET", "LETTER_CASES", "check_letter_case", "case_mapping"]
+__all__ = [
+    "Charset", "normalize_text", "clean_text", "LATIN_CHARSET", "LETTER_CASES", "check_letter_case", "case_mapping"
+]
 
 # Latin script for English, French and German (and the accents of names in them): printable ASCII,
 # French and German letters both cases, the usual typographic quotes, dashes and signs.
@@ -47,6 +49,16 @@ def case_mapping(chars: list[str], letter_case: str) -> list[int] | None:
 def normalize_text(text: str) -> str:
     """NFC, one line, single spaces: how every label is stored and compared."""
     return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def clean_text(text: str | None, drop_chars: str | Iterable[str] = "") -> str:
+    """Drop the given characters, then ``normalize_text`` (NFC, one line, single spaces); "" for None."""
+    if not text:
+        return ""
+    drop = set(drop_chars)
+    if drop:
+        text = "".join(c for c in text if c not in drop)
+    return normalize_text(text)
 
 
 class Charset:

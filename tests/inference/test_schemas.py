@@ -13,10 +13,9 @@ import pytest
 from lxml import etree
 
 from sparkhtr import Recognizer
-from sparkhtr.data.readers._common import PAGE_LIMITS
 from sparkhtr.inference.recognizer import CharResult, ParagraphLine, ParagraphResult, RecognitionResult
 from sparkhtr.inference.xml_export import ALTO_NS, PAGE_NS, alto_xml, baseline, page_xml
-from sparkhtr.io.image import load_image
+from sparkhtr.io.image import PAGE_LIMITS, load_image
 from sparkhtr.layout import LineBox, find_lines, find_page_lines
 from sparkhtr.layout.lines import _ink_mask
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sparkhtr.data.readers._common import PAGE_LIMITS, fit_box, polygon_box
-from sparkhtr.io.image import load_image
+from sparkhtr.io.image import PAGE_LIMITS, load_image
 from sparkhtr.layout import PageLine, find_page_lines
 from sparkhtr.layout.components import components
 from sparkhtr.layout.evaluate import match_lines, order_by_truth, overlaps, page_cer, read_alto_lines
+from sparkhtr.layout.geometry import fit_box, polygon_box
 
 PAGES = Path(os.environ["SPARKHTR_SHARED"]) / "data" / "pages_cremma_mss19_fr" / "pages"
 

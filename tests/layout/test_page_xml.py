@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from sparkhtr.data.datasets import open_dataset
-from sparkhtr.data.readers._common import PAGE_LIMITS, descendants, parse_points
 from sparkhtr.inference.recognizer import CharResult, ParagraphLine, ParagraphResult, RecognitionResult
 from sparkhtr.inference.xml_export import alto_xml, page_xml
-from sparkhtr.io.image import load_image
+from sparkhtr.io.image import PAGE_LIMITS, load_image
+from sparkhtr.io.xml import descendants
 from sparkhtr.layout import find_page_lines
+from sparkhtr.layout.geometry import parse_points
 
 PAGE = Path(os.environ["SPARKHTR_SHARED"]) / "data" / "pages_cremma_mss19_fr" / "pages" / (
     "lettre-soeur-marie__01R_P1S3SS2P118_002.jpg"

@@ -21,12 +21,12 @@ Common options and conventions (same in every reader):
 
 from __future__ import annotations
 
-from sparkhtr.data.readers._common import REASONS, ReaderWarning, skip_counts
 from sparkhtr.data.readers.alto import read_alto
 from sparkhtr.data.readers.iam import read_iam
 from sparkhtr.data.readers.pagexml import read_pagexml
 from sparkhtr.data.readers.read2016 import read_read2016
 from sparkhtr.data.readers.rimes import read_rimes
+from sparkhtr.data.readers.skips import REASONS, ReaderWarning, skip_counts
 
 __all__ = [
     "REASONS",

@@ -15,7 +15,7 @@ For each ``TextLine`` in document order:
 
 Ids are ``<xml stem>_<TextLine ID>`` (``<xml stem>_l<n>`` without an ID). ``path`` is one file or a folder searched
 recursively for ``*.xml``; non-ALTO XML files are reported as ``not-format``, malformed ones are skipped with a
-``ReaderWarning``. Every line gets ``split``. Skips follow ``sparkhtr.data.readers._common`` (``report=[]``);
+``ReaderWarning``. Every line gets ``split``. Skips follow ``sparkhtr.data.readers.skips`` (``report=[]``);
 ``check_images`` as in the PAGE reader.
 """
 
@@ -27,24 +27,16 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from sparkhtr.data.readers._common import (
-    Box,
-    ImageResolver,
-    PageLines,
-    Skips,
-    check_split,
-    child,
-    clean_text,
-    descendants,
-    local_name,
-    parse_points,
-    parse_xml,
-    polygon_box,
-    xml_files,
-)
+from sparkhtr.data.readers.files import ImageResolver, check_split, parse_xml, xml_files
+from sparkhtr.data.readers.samples import PageLines
+from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
+from sparkhtr.io.alto import alto_line_text
+from sparkhtr.io.xml import child, descendants, local_name
+from sparkhtr.layout.geometry import Box, parse_points, polygon_box
+from sparkhtr.text.charset import clean_text
 
-__all__ = ["read_alto", "alto_line_text", "alto_line_box"]
+__all__ = ["read_alto", "alto_line_box"]
 
 _PIXEL_UNITS = ("", "pixel", "pixels", "px")
 
@@ -82,24 +74,6 @@ def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | Non
     if unit not in _PIXEL_UNITS and ref_size is None:
         return f"unit {unit!r} and no Page WIDTH/HEIGHT to scale by"
     return box
-
-
-def alto_line_text(line: ET.Element) -> str:
-    """Raw text of an ALTO ``TextLine``: its words joined by spaces, hyphens glued on; else its own content."""
-    words: list[str] = []
-    for element in line:
-        name = local_name(element)
-        if name == "String":
-            words.append(element.attrib.get("CONTENT", ""))
-        elif name == "HYP":
-            hyphen = element.attrib.get("CONTENT", "")
-            if words:
-                words[-1] += hyphen
-            else:
-                words.append(hyphen)
-    if words:
-        return " ".join(w for w in words if w)
-    return line.attrib.get("CONTENT") or (line.text or "")
 
 
 def _description(root: ET.Element) -> tuple[str | None, str]:

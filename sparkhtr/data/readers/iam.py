@@ -18,7 +18,7 @@ by ``splits={"train": [...], "val": [...], "test": [...]}``, else read from file
 the root and ``root/splits``. If no list is found every line is "train"; if any is found, lines in no list are
 skipped (``no-split``). A line listed twice goes to test before val before train.
 
-Skips are reported as described in ``sparkhtr.data.readers._common``: pass ``report=[]`` to get one line per
+Skips are reported as described in ``sparkhtr.data.readers.skips``: pass ``report=[]`` to get one line per
 skipped item. With ``check_images=True`` (default) each line image's header is read now, and lines whose image is
 missing or unreadable are skipped; with False the samples are listed without touching the images, and ``load()``
 raises ``ImageError`` naming the line id and file.
@@ -30,8 +30,13 @@ import html
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from sparkhtr.data.readers._common import LineFile, Skips, UniqueIds, clean_text, descendants, parse_xml, probe_image
+from sparkhtr.data.readers.files import parse_xml
+from sparkhtr.data.readers.line_images import LineFile, probe_image
+from sparkhtr.data.readers.samples import UniqueIds
+from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
+from sparkhtr.io.xml import descendants
+from sparkhtr.text.charset import clean_text
 
 __all__ = ["read_iam", "AACHEN_SPLIT_FILES", "read_id_list"]
 

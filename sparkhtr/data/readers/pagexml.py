@@ -16,7 +16,7 @@ Ids are ``<xml stem>_<TextLine id>`` (``<xml stem>_l<n>`` without an id). ``path
 searched recursively for ``*.xml``; XML files whose root is not ``PcGts`` (METS, ``doc.xml``...) are reported as
 ``not-format`` and skipped, malformed ones are skipped with a ``ReaderWarning``. Every line gets ``split``.
 
-Skips follow ``sparkhtr.data.readers._common``: ``report=[]`` collects one line per skipped item. With
+Skips follow ``sparkhtr.data.readers.skips``: ``report=[]`` collects one line per skipped item. With
 ``check_images=True`` (default) each page header is read once now and lines on missing/unreadable pages or with
 boxes off the page are skipped; with False ``load()`` raises ``ImageError`` naming the line id and the file.
 """
@@ -28,24 +28,13 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
-from sparkhtr.data.readers._common import (
-    Box,
-    ImageResolver,
-    PageLines,
-    Skips,
-    check_split,
-    child,
-    children,
-    clean_text,
-    descendants,
-    finite,
-    local_name,
-    parse_points,
-    parse_xml,
-    polygon_box,
-    xml_files,
-)
+from sparkhtr.data.readers.files import ImageResolver, check_split, parse_xml, xml_files
+from sparkhtr.data.readers.samples import PageLines
+from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
+from sparkhtr.io.xml import child, children, descendants, local_name
+from sparkhtr.layout.geometry import Box, finite, parse_points, polygon_box
+from sparkhtr.text.charset import clean_text
 
 __all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box"]
 

@@ -11,7 +11,7 @@ a word starting with "train", "val"/"valid" or "test" decides it: ``Training`` -
 ``Test-ICFHR-2016`` -> test. ``path``'s own name counts only for files directly in it or in its ``page/`` (so
 ``path`` may be one set folder). XML files under no such folder are skipped (``no-split``).
 
-Skips follow ``sparkhtr.data.readers._common``: ``report=[]`` collects one line per skipped item; malformed XML
+Skips follow ``sparkhtr.data.readers.skips``: ``report=[]`` collects one line per skipped item; malformed XML
 files are skipped with a ``ReaderWarning``; ``check_images`` as in the PAGE reader.
 """
 
@@ -21,8 +21,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from sparkhtr.data.readers._common import ImageResolver, Skips, xml_files
+from sparkhtr.data.readers.files import ImageResolver, xml_files
 from sparkhtr.data.readers.pagexml import read_page_files
+from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
 
 __all__ = ["read_read2016", "split_from_folder", "READ2016_DROP"]

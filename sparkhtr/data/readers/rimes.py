@@ -14,7 +14,7 @@ Split (SPAN's): the eval XML is "test"; of the training XML, the last ``val_page
 (100 by default) are "val" and the rest "train". Line ids are ``<page file stem>-<line number on the page>``
 (two digits, from 00, counting lines across the page's paragraphs).
 
-Skips follow ``sparkhtr.data.readers._common``: ``report=[]`` collects one line per skipped item (empty text, bad
+Skips follow ``sparkhtr.data.readers.skips``: ``report=[]`` collects one line per skipped item (empty text, bad
 box, missing or unreadable page); a malformed XML is skipped with a ``ReaderWarning``. With ``check_images=True``
 (default) each page header is read once now; with False, ``load()`` raises ``ImageError`` naming the line and file.
 """
@@ -24,17 +24,13 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from sparkhtr.data.readers._common import (
-    Box,
-    ImageResolver,
-    PageLines,
-    Skips,
-    clean_text,
-    descendants,
-    local_name,
-    parse_xml,
-)
+from sparkhtr.data.readers.files import ImageResolver, parse_xml
+from sparkhtr.data.readers.samples import PageLines
+from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
+from sparkhtr.io.xml import descendants, local_name
+from sparkhtr.layout.geometry import Box
+from sparkhtr.text.charset import clean_text
 
 __all__ = ["read_rimes", "TRAIN_XML_NAMES", "TEST_XML_NAMES"]
 
