@@ -13,9 +13,10 @@ from pathlib import Path
 
 from sparkhtr.calibrate.tuning import TuningReport
 from sparkhtr.data.sample import LineSample
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS, UNTUNED_LM
 from sparkhtr.text.charset import normalize_text
 from sparkhtr.text.lexicon import Lexicon, words_from_source
-from sparkhtr.text.lm import DEFAULT_DECODING, CharNgramLM
+from sparkhtr.text.lm import CharNgramLM
 
 __all__ = [
     "DEFAULT_WORD_BONUS", "DEFAULT_OOV_PENALTY", "STRAIGHT_QUOTES", "LMRecipe", "BuiltLM", "build_lm", "tune_lm",
@@ -121,7 +122,7 @@ class LMRecipe:
     order: int = 6
     caps_copies: float = 0.0
     lexicon: list[str] | None = None  # lexicon sources (.txt files, wordfreq:LANG:N)
-    beam_width: int = 10
+    beam_width: int = BEAM_DEFAULTS.beam_width
     settings: dict[str, float] = field(default_factory=dict)  # given lm_weight, length_bonus, ...
     tune: int = 0  # held-out lines to tune on (0: no tuning unless tune_on)
     tune_on: list[str] | None = None  # datasets whose tune_split lines are tuned on instead
@@ -152,7 +153,7 @@ def build_lm(recipe: LMRecipe, progress: bool = False) -> BuiltLM:
     texts += [sample.text for sample in samples]
     texts += caps_copies(texts, recipe.caps_copies, recipe.seed)
     lexicon = build_lexicon(texts, recipe.lexicon, charset) if recipe.lexicon else None
-    decoding = {**DEFAULT_DECODING, "beam_width": recipe.beam_width}
+    decoding = {**UNTUNED_LM, "beam_width": recipe.beam_width}
     if lexicon is not None:
         decoding.update(word_bonus=DEFAULT_WORD_BONUS, oov_penalty=DEFAULT_OOV_PENALTY)
     decoding.update({key: value for key, value in recipe.settings.items() if value is not None})

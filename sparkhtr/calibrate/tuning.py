@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from sparkhtr.io.image import ImageSource
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS
 from sparkhtr.text.charset import Charset
 from sparkhtr.text.ctc import greedy_decode
 from sparkhtr.text.decoders import BeamDecoder
@@ -45,7 +46,7 @@ class DecodingTrial:
     length_bonus: float
     cer: float
     wer: float
-    word_bonus: float = 0.0
+    word_bonus: float = 0.0  # 0: off (a trial of an LM without a lexicon)
     oov_penalty: float = 0.0
 
     def settings(self) -> dict[str, float]:
@@ -83,7 +84,7 @@ def tune_beam(
     lm: CharNgramLM,
     lm_weights: Sequence[float] = LM_WEIGHTS,
     length_bonuses: Sequence[float] = LENGTH_BONUSES,
-    beam_width: int = 10,
+    beam_width: int = BEAM_DEFAULTS.beam_width,
     progress: bool = False,
     word_bonuses: Sequence[float] = WORD_BONUSES,
     oov_penalties: Sequence[float] = OOV_PENALTIES,

@@ -39,6 +39,7 @@ import argparse
 from pathlib import Path
 
 from sparkhtr.calibrate.lm_build import LMRecipe, build_lm, wrap_text
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS
 
 __all__ = ["register", "run", "wrap_text"]  # wrap_text: sparkhtr.calibrate.lm_build's, for older imports
 
@@ -75,7 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--word-bonus", type=float, default=None, help="decoding setting stored in the file")
     p.add_argument("--oov-penalty", type=float, default=None, help="decoding setting stored in the file")
-    p.add_argument("--beam-width", type=int, default=10, help="hypotheses kept per frame, stored (default 10)")
+    p.add_argument(
+        "--beam-width", type=int, default=BEAM_DEFAULTS.beam_width,
+        help=f"hypotheses kept per frame, stored (default {BEAM_DEFAULTS.beam_width})",
+    )
     p.add_argument("--tune", type=int, default=0, metavar="N", help="choose the settings on N held-out lines")
     p.add_argument(
         "--tune-degrade", type=float, default=None, metavar="P",

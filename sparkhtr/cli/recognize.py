@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS
 from sparkhtr.text.charset import LETTER_CASES
 from sparkhtr.text.decoders import DECODERS
 
@@ -68,7 +69,10 @@ def add_decoder_arguments(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--lm-weight", type=float, default=None, help="default: the LM file's setting")
     group.add_argument("--length-bonus", type=float, default=None, help="default: the LM file's setting")
-    group.add_argument("--beam-width", type=int, default=None, help="default: the LM file's setting, else 10")
+    group.add_argument(
+        "--beam-width", type=int, default=None,
+        help=f"default: the LM file's setting, else {BEAM_DEFAULTS.beam_width}",
+    )
     group.add_argument(
         "--word-bonus", type=float, default=None, help="gain for a word in the LM's lexicon (default: the LM's setting)"
     )

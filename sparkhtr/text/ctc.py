@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS
 from sparkhtr.text.lm import LINE_END
 
 if TYPE_CHECKING:
@@ -162,14 +163,14 @@ def beam_decode(
     blank: int,
     charset: Sequence[str],
     lm: CharNgramLM | None = None,
-    lm_weight: float = 0.5,
-    length_bonus: float = 0.0,
-    beam_width: int = 10,
-    prune: float = -6.0,
+    lm_weight: float = BEAM_DEFAULTS.lm_weight,
+    length_bonus: float = BEAM_DEFAULTS.length_bonus,
+    beam_width: int = BEAM_DEFAULTS.beam_width,
+    prune: float = BEAM_DEFAULTS.prune,
     lexicon: Lexicon | None = None,
-    word_bonus: float = 0.0,
-    oov_penalty: float = 0.0,
-    margin: float | None = 8.0,
+    word_bonus: float = BEAM_DEFAULTS.word_bonus,
+    oov_penalty: float = BEAM_DEFAULTS.oov_penalty,
+    margin: float | None = BEAM_DEFAULTS.margin,
 ) -> DecodedLine:
     """CTC prefix beam search over one line's (T, C) log-probabilities.
 
@@ -180,13 +181,14 @@ def beam_decode(
         length_bonus: added per character to the ranking score (offsets the LM's pull to short texts).
         beam_width: hypotheses kept after each frame.
         prune: a class whose log-prob in a frame is below this is not tried there (the frame's
-            best class always is). -6 (p < 0.25 %) gave the CER of -12 on held-out Copiste lines
-            (8.17 % against 8.19 %) at 6.5 ms instead of 56 ms per line.
+            best class always is).
         lexicon: known words; a character (or the line end) that closes a word adds
             ``word_bonus`` to the path's log-prob if the word is in it, ``-oov_penalty`` if not.
         margin: of the ``beam_width`` best hypotheses, those ranked more than this below the best
-            are dropped too (None: keep all). With the bundled model at width 40, 8 read 400
-            degraded held-out Copiste lines exactly as None did (9.35 % CER) in 57 % of the time.
+            are dropped too (None: keep all).
+
+    Every default is ``sparkhtr.text.beam_settings.BEAM_DEFAULTS``'s (where the prune and margin
+    defaults say how they were chosen).
 
     Unlike greedy decoding, a text's probability is summed over all its alignments: two frames of
     p(blank) 0.6, p("a") 0.4 read "a" (0.64), where the best single path reads "" (0.36).

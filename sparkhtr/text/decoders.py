@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS, UNSET_LM_WEIGHT
 from sparkhtr.text.ctc import DecodedLine, greedy_decode
 from sparkhtr.text.fast_beam import beam_decode_fast
 from sparkhtr.text.lexicon import Lexicon
@@ -31,7 +32,6 @@ __all__ = [
 DECODERS = ("auto", "greedy", "beam")
 # ``lang`` values that choose a model directory's default LM (lm.json.gz), which mixes its languages.
 MIXED_LANGS = ("auto", "mixed")
-DEFAULT_BEAM_WIDTH = 10  # when neither the caller nor the LM file sets one
 
 
 class Decoder:
@@ -56,8 +56,8 @@ class GreedyDecoder(Decoder):
 @dataclass
 class BeamDecoder(Decoder):
     """Prefix beam search; settings left None come from the LM file's own (``lm.decoding``): the
-    LM weight, the length bonus, the beam width (else 10), and with the LM's lexicon the word
-    bonus / unknown-word penalty."""
+    LM weight, the length bonus, the beam width, and with the LM's lexicon the word bonus /
+    unknown-word penalty; else from ``beam_settings`` (``UNSET_LM_WEIGHT``, ``BEAM_DEFAULTS``)."""
 
     lm: CharNgramLM | None = None
     lm_weight: float | None = None
@@ -69,11 +69,12 @@ class BeamDecoder(Decoder):
 
     def __post_init__(self) -> None:
         settings = self.lm.decoding if self.lm is not None else {}
+        fallback = {**BEAM_DEFAULTS.as_dict(), "lm_weight": UNSET_LM_WEIGHT}
         for key in ("lm_weight", "length_bonus", "word_bonus", "oov_penalty"):
             if getattr(self, key) is None:
-                setattr(self, key, float(settings.get(key, 0.0)))
+                setattr(self, key, float(settings.get(key, fallback[key])))
         if self.beam_width is None:
-            self.beam_width = int(settings.get("beam_width", DEFAULT_BEAM_WIDTH))
+            self.beam_width = int(settings.get("beam_width", BEAM_DEFAULTS.beam_width))
         if self.beam_width < 1:
             raise ValueError(f"beam_width must be >= 1, got {self.beam_width}")
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS
 from sparkhtr.text.ctc import DecodedChar, DecodedLine, beam_decode
 from sparkhtr.text.lexicon import HYPHENS
 from sparkhtr.text.lm import LINE_END, LINE_START
@@ -164,14 +165,14 @@ def beam_decode_fast(
     blank: int,
     charset: Sequence[str],
     lm: CharNgramLM | None = None,
-    lm_weight: float = 0.5,
-    length_bonus: float = 0.0,
-    beam_width: int = 10,
-    prune: float = -6.0,
+    lm_weight: float = BEAM_DEFAULTS.lm_weight,
+    length_bonus: float = BEAM_DEFAULTS.length_bonus,
+    beam_width: int = BEAM_DEFAULTS.beam_width,
+    prune: float = BEAM_DEFAULTS.prune,
     lexicon: Lexicon | None = None,
-    word_bonus: float = 0.0,
-    oov_penalty: float = 0.0,
-    margin: float | None = 8.0,
+    word_bonus: float = BEAM_DEFAULTS.word_bonus,
+    oov_penalty: float = BEAM_DEFAULTS.oov_penalty,
+    margin: float | None = BEAM_DEFAULTS.margin,
 ) -> DecodedLine:
     """``ctc.beam_decode`` (same arguments, same result), compiled when the extension is built."""
     settings = (lm, lm_weight, length_bonus, beam_width, prune, lexicon, word_bonus, oov_penalty, margin)

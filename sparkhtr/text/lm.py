@@ -27,18 +27,16 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from sparkhtr.text.beam_settings import UNTUNED_LM
 from sparkhtr.text.charset import normalize_text
 from sparkhtr.text.lexicon import Lexicon
 
-__all__ = ["CharNgramLM", "LM_FORMAT", "LM_FILE", "LINE_START", "LINE_END", "DEFAULT_DECODING"]
+__all__ = ["CharNgramLM", "LM_FORMAT", "LM_FILE", "LINE_START", "LINE_END"]
 
 LM_FORMAT = "sparkhtr-charlm/2"
 _READABLE_FORMATS = ("sparkhtr-charlm/1", LM_FORMAT)
 LM_FILE = "lm.json.gz"  # its name inside a model directory
 LINE_START, LINE_END = "\x02", "\x03"  # never in a charset: control characters
-# Beam-search settings for an LM that was not tuned: a middle point of the tuning grid
-# (sparkhtr/calibrate/tuning.py); `build-lm --tune` chooses better ones for a given model.
-DEFAULT_DECODING = {"lm_weight": 0.3, "length_bonus": 2.0}
 
 
 class CharNgramLM:
@@ -55,7 +53,7 @@ class CharNgramLM:
         if order < 1:
             raise ValueError(f"order must be >= 1, got {order}")
         self.order = order
-        self.decoding = dict(DEFAULT_DECODING if decoding is None else decoding)
+        self.decoding = dict(UNTUNED_LM if decoding is None else decoding)
         self.vocab = sorted(set(vocab) | {LINE_END})
         self.counts = counts
         self.lexicon = lexicon  # known words for the beam's word bonus / unknown-word penalty
@@ -75,7 +73,7 @@ class CharNgramLM:
 
         ``vocab`` (e.g. the model's charset) fixes the characters; text characters outside it are
         dropped. By default the vocabulary is every character seen. ``decoding``: the beam-search
-        settings to store with it (default ``DEFAULT_DECODING``).
+        settings to store with it (default ``beam_settings.UNTUNED_LM``).
         """
         allowed = None if vocab is None else set(vocab)
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sparkhtr.text.beam_settings import BEAM_DEFAULTS, UNSET_LM_WEIGHT
 from sparkhtr.text.ctc import beam_decode, greedy_decode
 from sparkhtr.text.decoders import BeamDecoder, GreedyDecoder, make_decoder
 from sparkhtr.text.lexicon import Lexicon, words_in
@@ -182,7 +183,24 @@ def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
         return "".join(charset[c.label] for c in line.chars)
 
     lines = [recognizer.log_probs(path) for path in val_lines]
-    default = [read(lp, 8.0) for lp in lines]
+    default = [read(lp, BEAM_DEFAULTS.margin) for lp in lines]
     assert default == [read(lp, None) for lp in lines]
-    assert default == [recognizer.recognize(path).text for path in val_lines]  # 8 is what decoders use
+    assert default == [recognizer.recognize(path).text for path in val_lines]  # the default is what decoders use
     assert default != [read(lp, 0.0) for lp in lines]
+
+
+def test_the_beam_defaults_are_written_once():
+    """Both searches take their argument defaults from beam_settings, and BeamDecoder falls back on
+    them for what its LM file does not set."""
+    import inspect
+
+    from sparkhtr.text.fast_beam import beam_decode_fast
+
+    for search in (beam_decode, beam_decode_fast):
+        defaults = {name: p.default for name, p in inspect.signature(search).parameters.items()
+                    if p.default is not inspect.Parameter.empty and name not in ("lm", "lexicon")}
+        assert defaults == BEAM_DEFAULTS.as_dict()
+    lm = CharNgramLM.train(["abc"], decoding={"beam_width": 7})
+    decoder = BeamDecoder(lm)
+    assert (decoder.lm_weight, decoder.length_bonus, decoder.beam_width) == (UNSET_LM_WEIGHT, 0.0, 7)
+    assert BeamDecoder().beam_width == BEAM_DEFAULTS.beam_width
