@@ -1,4 +1,5 @@
-"""``ImageHandwrittenTextRecognizer``: the Spark ML stage over ``sparkhtr.Recognizer``, one text line per row.
+"""``ImageHandwrittenTextRecognizer``: the Spark ML stage over ``sparkhtr.Recognizer``, one text line per row,
+or one page per row with ``setInputCols(["image", "regions"])`` (the regions of ``ImageTextDetector``).
 
 Why this shape: an iterator pandas UDF sends only the image column to Python and sets up once per
 task (thread count, model lookup); the model itself is loaded once per Python worker from files
@@ -23,12 +24,15 @@ from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import FloatType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
 from sparkhtr.io.image import DEFAULT_MAX_PIXELS
 from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
+from sparkhtr.spark.detector import check_image_column, string_column
 from sparkhtr.spark.model_store import model_digest, model_file_paths, read_model_files
+from sparkhtr.spark.page_params import HasInputColsSetter, HasOutputFormat, HasPositionsCol, HasRegionsColumn
+from sparkhtr.spark.pages import PageOutput, read_pages_frame
 from sparkhtr.spark.params import (
     MIXED_LANG_VALUES,
     HasBackend,
@@ -48,6 +52,7 @@ from sparkhtr.spark.params import (
 )
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.python_env import stage_python
+from sparkhtr.spark.regions import LINE_POSITION_SCHEMA, OcrOutputFormat, is_regions_type
 from sparkhtr.spark.worker import ModelSpec, get_recognizer, recognize_frame, set_task_threads
 from sparkhtr.text.decoders import model_languages as languages
 
@@ -111,9 +116,30 @@ def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: in
     return recognize
 
 
+def _pages_udf(
+    spec: ModelSpec, files: Any, batch_size: int, num_threads: int, layout: str, output: PageOutput
+) -> Any:
+    fields = list(RESULT_SCHEMA.fields)
+    if output.positions:
+        fields.append(StructField("positions", ArrayType(LINE_POSITION_SCHEMA, False), True))
+
+    @pandas_udf(StructType(fields))  # type: ignore[call-overload]
+    def read_pages(batches: Iterator[tuple[pd.DataFrame, pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
+        threads = set_task_threads(num_threads)
+        recognizer = get_recognizer(spec, lambda: files.value, num_threads=threads)
+        for images, regions, upstream_errors in batches:
+            yield read_pages_frame(recognizer, images, regions, upstream_errors, batch_size, layout, output)
+
+    return read_pages
+
+
 class ImageHandwrittenTextRecognizer(
     Transformer,
     HasInputOutputCols,
+    HasInputColsSetter,
+    HasRegionsColumn,
+    HasPositionsCol,
+    HasOutputFormat,
     HasConfidenceCol,
     HasErrorCol,
     HasInputErrorCol,
@@ -136,6 +162,11 @@ class ImageHandwrittenTextRecognizer(
     ``image`` data source. Output: ``outputCol`` (string), ``errorCol`` (string, null when the row
     succeeded) and, when ``confidenceCol`` is set, the line's confidence (float, 0-1). With
     ``setParagraph(True)`` each image may hold several lines (one column), read top to bottom.
+
+    With ``setInputCols(["image", "regions"])`` (or ``setRegionsColumn``) each row is a page and
+    each of its regions a line: the text joins the lines' texts with newlines, in the regions'
+    order. ``outputFormat`` HOCR puts an hOCR document in ``outputCol``; ``positionsCol`` (or
+    TEXT_WITH_POSITIONS) adds every line's and word's box, text and confidence.
 
     >>> recognizer = ImageHandwrittenTextRecognizer.pretrained()  # doctest: +SKIP
     >>> recognizer.setInputCol("image").setOutputCol("handwritten_text")  # doctest: +SKIP
@@ -160,6 +191,10 @@ class ImageHandwrittenTextRecognizer(
         maxPixels: int = DEFAULT_MAX_PIXELS,
         paragraph: bool = False,
         lang: str | None = None,
+        inputCols: list[str] | None = None,
+        regionsColumn: str | None = None,
+        positionsCol: str | None = None,
+        outputFormat: str = "TEXT",
     ) -> None:
         super().__init__()
         self._setDefault(
@@ -175,6 +210,7 @@ class ImageHandwrittenTextRecognizer(
             numThreads=0,
             maxPixels=DEFAULT_MAX_PIXELS,
             paragraph=False,
+            outputFormat="TEXT",
         )
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
@@ -214,9 +250,33 @@ class ImageHandwrittenTextRecognizer(
     def hasConfidenceCol(self) -> bool:
         return self.isDefined(self.confidenceCol) and bool(self.getConfidenceCol())
 
+    def imageColumn(self) -> str:
+        """The image column: ``inputCols[0]`` when ``inputCols`` is set, else ``inputCol``."""
+        columns = self.getOrDefault(self.inputCols) if self.isDefined(self.inputCols) else None
+        return columns[0] if columns else self.getInputCol()
+
+    def regionsColumnName(self) -> str | None:
+        """The regions column: ``regionsColumn``, else ``inputCols[1]``; None: one line (or paragraph) per image."""
+        columns = self.getOrDefault(self.inputCols) if self.isDefined(self.inputCols) else None
+        return self.getRegionsColumn() or (columns[1] if columns and len(columns) > 1 else None)
+
+    def positionsColumnName(self) -> str | None:
+        """Where positions go: ``positionsCol``, or ``positions`` for TEXT_WITH_POSITIONS; None: nowhere."""
+        wanted = self.getOutputFormat() == OcrOutputFormat.TEXT_WITH_POSITIONS.value
+        return self.getPositionsCol() or ("positions" if wanted else None)
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        input_col = self.getInputCol()
+        input_col = self.imageColumn()
         self._check_input(dataset, input_col)
+        regions_col = self.regionsColumnName()
+        if regions_col is not None and (
+            regions_col not in dataset.columns or not is_regions_type(dataset.schema[regions_col].dataType)
+        ):
+            found = dataset.schema[regions_col].dataType.simpleString() if regions_col in dataset.columns else "missing"
+            raise ValueError(
+                f"{type(self).__name__}: regions column {regions_col!r} is {found}, not an array of regions "
+                "(x, y, width, height); find them first with ImageTextDetector"
+            )
         spark = dataset.sparkSession
         source = self.resolvedModelPath()
         digest, files = _ship_model(spark, source, self.getBackend())
@@ -225,34 +285,31 @@ class ImageHandwrittenTextRecognizer(
             digest, entry, self.getBackend(), self.getDevice(), self.getMaxPixels(), self.getDecoder(),
             self.getLetterCase(), check_lang(source, self.getLang(), self.getDecoder()),
         )
-        recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
-        error_col = self.getInputErrorCol()
-        upstream = (
-            dataset[error_col]
-            if error_col in dataset.columns and isinstance(dataset.schema[error_col].dataType, StringType)
-            else F.lit(None).cast("string")
-        )
+        upstream = string_column(dataset, self.getInputErrorCol())
+        if regions_col is not None:  # the detector's message for a row it found no regions in
+            upstream = F.coalesce(upstream, string_column(dataset, f"{regions_col}_error"))
+        positions_col = self.positionsColumnName()
+        output = PageOutput(positions_col is not None, self.getOutputFormat() == OcrOutputFormat.HOCR.value)
         tmp = f"__sparkhtr_{self.uid}"
-        with stage_python(spark):  # the UDF takes the workers' Python when it is applied to its columns
-            result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
+        if regions_col is None and output == PageOutput():  # one line per image, as Spark OCR's stage
+            recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
+            with stage_python(spark):  # the UDF takes the workers' Python when it is applied to its columns
+                result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
+        else:
+            layout = "regions" if regions_col else "paragraph" if self.getParagraph() else "line"
+            read = _pages_udf(spec, files, self.getBatchSize(), self.getNumThreads(), layout, output)
+            regions = F.col(regions_col) if regions_col else F.lit(None).cast("string")
+            with stage_python(spark):
+                result = dataset.withColumn(tmp, read(dataset[input_col], regions, upstream))
         result = result.withColumn(self.getOutputCol(), F.col(tmp).getField("text"))
         if self.hasConfidenceCol():
             result = result.withColumn(self.getConfidenceCol(), F.col(tmp).getField("confidence"))
+        if positions_col is not None:
+            result = result.withColumn(positions_col, F.col(tmp).getField("positions"))
         return result.withColumn(self.getErrorCol(), F.col(tmp).getField("error")).drop(tmp)
 
-    @staticmethod
-    def _check_input(dataset: DataFrame, input_col: str) -> None:
-        if input_col not in dataset.columns:
-            raise ValueError(
-                f"ImageHandwrittenTextRecognizer: no column {input_col!r} (columns: {', '.join(dataset.columns)})"
-            )
-        data_type = dataset.schema[input_col].dataType
-        needed = {"height", "width", "mode", "data"}
-        if not isinstance(data_type, StructType) or not needed <= set(data_type.fieldNames()):
-            raise ValueError(
-                f"ImageHandwrittenTextRecognizer: column {input_col!r} is {data_type.simpleString()}, not an image "
-                "struct; decode files first with BinaryToImage, or read them with spark.read.format('image')"
-            )
+    def _check_input(self, dataset: DataFrame, input_col: str) -> None:
+        check_image_column(type(self).__name__, dataset, input_col)
 
     def write(self) -> RecognizerWriter:
         return RecognizerWriter(self)

@@ -27,6 +27,8 @@ __all__ = [
     "get_recognizer",
     "set_task_threads",
     "recognize_frame",
+    "image_records",
+    "named_error",
 ]
 
 _RECOGNIZERS: dict[tuple[str, str, str | None, str, str, str | None], Recognizer] = {}
@@ -87,7 +89,7 @@ def set_task_threads(num_threads: int) -> int:
     return num_threads
 
 
-def _records(images: pd.DataFrame) -> list[dict[str, Any] | None]:
+def image_records(images: pd.DataFrame) -> list[dict[str, Any] | None]:
     """pandas rows of the struct column -> dicts; a null struct arrives as a row of nulls."""
     fields = [f for f in IMAGE_FIELDS if f in images.columns]
     records: list[dict[str, Any] | None] = []
@@ -112,7 +114,7 @@ def recognize_frame(
     Rows are decoded and recognized ``chunk_size`` at a time (lines of similar width share a
     forward pass inside a chunk) so that memory stays bounded whatever Arrow's batch size is.
     """
-    records = _records(images)
+    records = image_records(images)
     count = len(records)
     texts: list[str | None] = [None] * count
     confidences: list[float | None] = [None] * count
@@ -146,16 +148,17 @@ def _recognize_safely(
         return []
     try:
         results = recognizer.recognize(images, batch_size=batch_size, on_error="return")
-        return [(r.text, r.confidence, _named(r.error, record)) for r, record in zip(results, records, strict=True)]
+        pairs = zip(results, records, strict=True)
+        return [(r.text, r.confidence, named_error(r.error, record)) for r, record in pairs]
     except Exception:  # fall back to one line at a time to isolate the failure
         pass
     out: list[tuple[str | None, float | None, str | None]] = []
     for image, record in zip(images, records, strict=True):
         try:
             result = recognizer.recognize(image, batch_size=1, on_error="return")
-            out.append((result.text, result.confidence, _named(result.error, record)))
+            out.append((result.text, result.confidence, named_error(result.error, record)))
         except Exception as exc:  # one bad line must not fail the job
-            out.append((None, None, _named(f"recognition failed: {type(exc).__name__}: {exc}", record)))
+            out.append((None, None, named_error(f"recognition failed: {type(exc).__name__}: {exc}", record)))
     return out
 
 
@@ -165,12 +168,12 @@ def _read_paragraph_safely(
     try:
         page = recognizer.recognize_paragraph(image)
     except Exception as exc:  # one bad image must not fail the job
-        return None, None, _named(f"recognition failed: {type(exc).__name__}: {exc}", record)
+        return None, None, named_error(f"recognition failed: {type(exc).__name__}: {exc}", record)
     confidences = [line.result.confidence for line in page.lines if line.result.confidence is not None]
     return page.text, (sum(confidences) / len(confidences) if confidences else None), None
 
 
-def _named(error: str | None, record: dict[str, Any] | None) -> str | None:
+def named_error(error: str | None, record: dict[str, Any] | None) -> str | None:
     """Prefix a message with the row's origin, so every error names its file."""
     if error is None:
         return None
