@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--augment-p", type=float)
     p.add_argument(
+        "--writer-augment-p", type=float,
+        help="also slant, widen/narrow and thicken/thin lines, each with this probability (default 0: off)",
+    )
+    p.add_argument(
         "--ema-decay",
         type=float,
         help="validate and save an exponential moving average of the weights, e.g. 0.999 (default, 0: off)",
@@ -86,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
         augment_p=args.augment_p,
+        writer_augment_p=args.writer_augment_p,
         ema_decay=args.ema_decay,
         seed=args.seed,
         device=args.device,

@@ -48,7 +48,9 @@ from sparkhtr.data.line_transforms import (
     Perspective,
     RandomProjective,
     ResolutionChange,
+    Slant,
     Transform,
+    WidthScale,
 )
 
 __all__ = [
@@ -64,7 +66,10 @@ __all__ = [
     "Contrast",
     "Brightness",
     "Invert",
+    "Slant",
+    "WidthScale",
     "span_augmentation",
+    "writer_style_augmentation",
     "unseen_writer_degradation",
     "SPAN_CONTRAST",
     "SPAN_BRIGHTNESS",
@@ -181,5 +186,19 @@ def unseen_writer_degradation(p: float = 1.0) -> Compose:
             RandomApply(ElasticDistortion((8, 20), (1, 3)), p),
             RandomApply(Perspective((0.1, 0.3)), p),
             RandomApply(DilationErosion((2, 3)), p),
+        ]
+    )
+
+
+def writer_style_augmentation(p: float = 0.3) -> Compose:
+    """How hands differ, beyond SPAN's scan-like changes: slant (up to 20 degrees either way),
+    letter width and spacing (width alone x 0.8-1.25), and stroke weight (a 1-3 px kernel), each
+    with probability ``p``. Applied after ``span_augmentation`` when training sets
+    ``writer_augment_p``; off by default until a dev comparison at equal time keeps it."""
+    return Compose(
+        [
+            RandomApply(Slant(20.0), p),
+            RandomApply(WidthScale((0.8, 1.25)), p),
+            RandomApply(DilationErosion((1, 3)), p),
         ]
     )

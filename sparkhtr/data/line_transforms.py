@@ -8,6 +8,7 @@ seeded generator per sample makes augmentation reproducible in any number of dat
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,8 @@ from PIL import Image, ImageEnhance, ImageOps
 __all__ = [
     "Transform",
     "ResolutionChange",
+    "WidthScale",
+    "Slant",
     "Perspective",
     "ElasticDistortion",
     "RandomProjective",
@@ -65,6 +68,48 @@ class ResolutionChange:
 
     def __repr__(self) -> str:
         return f"ResolutionChange(factor={self.factor})"
+
+
+class WidthScale:
+    """Resize the width alone by a factor ~ U(low, high): narrower or wider letters and spacing,
+    as writers differ, where ``ResolutionChange`` keeps the aspect ratio."""
+
+    def __init__(self, factor: tuple[float, float] = (0.8, 1.25)) -> None:
+        self.factor = factor
+
+    def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
+        width = max(1, round(image.width * rng.uniform(*self.factor)))
+        return image.resize((width, image.height), Image.Resampling.BILINEAR)
+
+    def __repr__(self) -> str:
+        return f"WidthScale(factor={self.factor})"
+
+
+class Slant:
+    """Shear the line horizontally by an angle ~ U(-max_degrees, max_degrees) from the vertical,
+    so upright writing leans and slanted writing straightens. The canvas widens by the shear so
+    no stroke is cut; the new corners are white paper."""
+
+    def __init__(self, max_degrees: float = 20.0) -> None:
+        self.max_degrees = max_degrees
+
+    def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
+        _check_mode(image)
+        shear = math.tan(math.radians(rng.uniform(-self.max_degrees, self.max_degrees)))
+        w, h = image.size
+        extra = round(abs(shear) * h)
+        if extra == 0:
+            return image.copy()
+        # Output (x, y) samples input (x + shear * y + c, y). With c = -shear * h for a rightward
+        # lean (0 otherwise), every input column lands inside the widened canvas on every row.
+        c = -shear * h if shear > 0 else 0.0
+        return image.transform(
+            (w + extra, h), Image.Transform.AFFINE, (1.0, shear, c, 0.0, 1.0, 0.0), Image.Resampling.BILINEAR,
+            fillcolor=_white(image),
+        )
+
+    def __repr__(self) -> str:
+        return f"Slant(max_degrees={self.max_degrees})"
 
 
 def _perspective_coeffs(dst: Sequence[tuple[float, float]], src: Sequence[tuple[float, float]]) -> list[float]:

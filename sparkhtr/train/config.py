@@ -39,6 +39,7 @@ class TrainConfig:
     warmup_steps: int = 200
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * this
     augment_p: float = 0.2
+    writer_augment_p: float = 0.0  # slant, letter width, stroke weight (augment.writer_style_augmentation)
     ema_decay: float | None = None  # validate and save a moving average of the weights (e.g. 0.999; 0/None: off)
     synthetic_size: int = 1_000_000
     synthetic_caps_ratio: float = 0.03  # synthetic lines in ALL CAPS (real sets have few; some writers use them)

@@ -183,10 +183,13 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     )
 
     augment = None
-    if config.augment_p > 0:
-        from sparkhtr.data.augment import span_augmentation
+    if config.augment_p > 0 or config.writer_augment_p > 0:
+        from sparkhtr.data.augment import Compose, span_augmentation, writer_style_augmentation
 
-        augment = span_augmentation(config.augment_p)
+        steps = [span_augmentation(config.augment_p)] if config.augment_p > 0 else []
+        if config.writer_augment_p > 0:
+            steps.append(writer_style_augmentation(config.writer_augment_p))
+        augment = steps[0] if len(steps) == 1 else Compose(steps)
     batches = TrainingBatches(
         sources,
         charset,

@@ -24,8 +24,11 @@ from sparkhtr.data.augment import (
     RandomApply,
     RandomProjective,
     ResolutionChange,
+    Slant,
+    WidthScale,
     span_augmentation,
     unseen_writer_degradation,
+    writer_style_augmentation,
 )
 
 
@@ -51,6 +54,8 @@ CHANGING = [
     Contrast((0.3, 0.5)),
     Brightness((0.3, 0.5)),
     Invert(),
+    Slant(20.0),
+    WidthScale((1.2, 1.25)),
 ]
 
 
@@ -174,3 +179,29 @@ def test_unseen_writer_degradation_always_changes_a_line_reproducibly() -> None:
     assert a.mode == "L" and a.tobytes() == b.tobytes()
     assert a.height <= image.height and a.tobytes() != image.tobytes()  # resolution 0.7-1, never larger
     assert unseen_writer_degradation(0.0)(image, random.Random(4)).tobytes() == image.tobytes()
+
+
+def test_slant_leans_strokes_and_keeps_all_ink() -> None:
+    """A vertical bar becomes a slanted one: its top and bottom rows sit apart by about h * tan(angle),
+    on a canvas widened by that much, with every ink pixel kept and white fill."""
+    image = Image.new("L", (100, 64), 255)
+    ImageDraw.Draw(image).rectangle((48, 0, 51, 63), fill=0)
+    leans = set()
+    for seed in range(8):
+        out = Slant(20.0)(image, random.Random(seed))
+        a = np.asarray(out)
+        assert out.size[1] == 64 and out.size[0] >= 100 and a[0, 0] == 255 and a[-1, -1] == 255
+        top, bottom = np.where(a[1] < 128)[0].mean(), np.where(a[-2] < 128)[0].mean()
+        assert abs(abs(top - bottom) - (out.size[0] - 100)) <= 3
+        assert abs((a < 128).sum() - (np.asarray(image) < 128).sum()) < 0.1 * 256
+        leans.add(top > bottom)
+    assert leans == {True, False}
+
+
+def test_width_scale_changes_width_only_and_writer_style_is_reproducible() -> None:
+    for seed in range(10):
+        w, h = WidthScale((0.8, 1.25))(_line(), random.Random(seed)).size
+        assert h == 64 and 0.79 * 320 <= w <= 1.26 * 320
+    augment = writer_style_augmentation(1.0)
+    a, b = augment(_line(), random.Random(5)), augment(_line(), random.Random(5))
+    assert a.tobytes() == b.tobytes() and a.tobytes() != _line().tobytes()

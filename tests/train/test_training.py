@@ -126,3 +126,16 @@ def test_fine_tuning_can_add_the_ink_share_crop(trained_model_dir, small_dataset
     base, tuned = load_config(trained_model_dir).preprocessing, load_config(out).preprocessing
     assert base.min_ink_share is None and tuned.min_ink_share == 0.6
     assert (tuned.mean, tuned.std, tuned.line_height) == (base.mean, base.std, base.line_height)
+
+
+def test_writer_style_augmentation_trains_and_is_recorded(trained_model_dir, small_dataset, tmp_path):
+    """writer_augment_p runs through the data pipeline (slanted, rescaled lines of new widths) and
+    is recorded with the run's settings."""
+    out = tmp_path / "writer_style"
+    config = load_train_config(None, out=str(out), train=[str(small_dataset)], architecture="span_quarter",
+                               line_height=32, steps=3, batch_size=2, augment_p=0.0, writer_augment_p=1.0,
+                               workers=0, lr=1e-9, warmup_steps=1, charset="data", init_from=str(trained_model_dir))
+    train(config, progress=False)
+    start = next(r for r in _log(out) if r["kind"] == "start")
+    assert start["config"]["writer_augment_p"] == 1.0
+    assert [r for r in _log(out) if r["kind"] == "end"][-1]["step"] == 3
