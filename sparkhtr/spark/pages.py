@@ -68,23 +68,21 @@ def _read_regions(
     recognizer: Recognizer, picture: Any, regions: list[Any], batch_size: int
 ) -> tuple[ParagraphResult, list[str]]:
     """The page's regions read in order; the messages of those that could not be read."""
-    boxes: list[LineBox] = []
+    lines = [region_to_line(r if isinstance(r, dict) else r.asDict(), picture.size) for r in regions]
+    read = iter(recognize_lines(recognizer, [line.crop(picture) for line in lines if line is not None], batch_size))
+    out: list[ParagraphLine] = []
     problems: list[str] = []
-    crops = []
-    for k, region in enumerate(regions):
-        line = region_to_line(region if isinstance(region, dict) else region.asDict(), picture.size)
+    for k, line in enumerate(lines):
         if line is None:
             # Kept as an empty line so that the text still has one line per region, in order.
-            line, crop = LineBox(0, 0, 1, 1), None
+            out.append(ParagraphLine(LineBox(0, 0, 1, 1), RecognitionResult("", None)))
             problems.append(f"region {k}: outside the image or empty")
-        else:
-            crop = line.crop(picture)
-        boxes.append(line)
-        crops.append(crop)
-    read = iter(recognize_lines(recognizer, [c for c in crops if c is not None], batch_size))
-    results = [next(read) if crop is not None else RecognitionResult("", None, error="no pixels") for crop in crops]
-    problems += [f"region {k}: {r.error}" for k, r in enumerate(results) if r.error and r.error != "no pixels"]
-    return ParagraphResult(None, [ParagraphLine(b, r) for b, r in zip(boxes, results, strict=True)]), problems
+            continue
+        result = next(read)
+        out.append(ParagraphLine(line, result))
+        if result.error:
+            problems.append(f"region {k}: {result.error}")
+    return ParagraphResult(None, out), problems
 
 
 def _row(result: ParagraphResult, picture: Any, origin: str, output: PageOutput) -> tuple[str, float | None, Any]:

@@ -245,7 +245,9 @@ def test_a_region_outside_the_page_keeps_the_others(model_dir: Path, page_dir: P
     assert error.startswith("file:/x/half.png: region 2") and len(positions) == 3
 
 
-def test_reference_params_are_accepted_and_bad_values_refused(tmp_path: Path, model_dir: Path) -> None:
+def test_reference_params_are_accepted_and_bad_values_refused(
+    spark: SparkSession, tmp_path: Path, model_dir: Path
+) -> None:
     detector = ImageTextDetectorV2().setScoreThreshold(0.5).setTextThreshold(0.2).setUseGPU(True)
     assert detector.getScoreThreshold() == 0.5 and detector.getOutputCol() == "regions"
     with pytest.raises(UnknownModelError, match="image_text_detector_v2"):
