@@ -22,9 +22,12 @@ $(VENV)/.full: $(VENV)/.base
 demo: $(VENV)/.base
 	$(VENV)/bin/sparkhtr recognize examples/*.png
 
+# Two pytest-xdist workers (CI has two cores): the Spark session's tests run together on one of
+# them (tests/conftest.py), everything else is shared out. `pytest -q` alone runs in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.full
 	$(VENV)/bin/ruff check sparkhtr tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,6 +18,13 @@ from sparkhtr.text.charset import LATIN_CHARSET
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Under pytest-xdist (`make test` runs two workers on CI's two cores) each worker's torch and ONNX
+# Runtime get one thread: two workers of two threads each on two busy cores made training steps
+# about 3 times as costly in CPU time as one thread did (OpenMP threads waiting on descheduled
+# peers). Set before anything imports torch; a test that wants more threads still asks for them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 FIXTURES = REPO / "tests" / "fixtures" / "shared"  # a few attributed lines, pages and the fonts
 
@@ -58,6 +65,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("full_shared"):
             item.add_marker(skip)
+
+
+# Under xdist (`make test`: ``-n 2 --dist loadgroup``) the tests on the shared Spark session run on
+# one worker, so that one JVM starts and its Python workers load each model once; the other worker
+# takes the rest, and both share what is left once the Spark tests are done. Tests under
+# tests/spark that start Spark apps of their own, without the session, may run on either worker.
+# Why not xdist's own loadgroup: it marks a group by rewriting the node id, which pytest 9 ignores.
+SPARK_TESTS = "tests/spark/"
+OWN_SPARK_APP = ("tests/spark/test_worker_python.py::test_session_first_script_from_an_unactivated_venv",)
+
+
+def _work_unit(nodeid: str) -> str:
+    """What xdist hands to one worker at once: the Spark session's tests together, else each test."""
+    if nodeid.startswith(SPARK_TESTS) and not nodeid.startswith(OWN_SPARK_APP):
+        return "spark-session"
+    return nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadgroup":
+        return None  # xdist's own schedulers
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkTogether(LoadScopeScheduling):
+        # Units go out largest first (xdist's --loadscope-reorder default): the Spark tests at once.
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return SparkTogether(config, log)
 
 
 def _manifest() -> list[dict[str, str]]:
@@ -130,16 +167,34 @@ def random_model_dir(tmp_path_factory) -> Path:
     return save_model(tmp_path_factory.mktemp("random_model"), build_model(config), config)
 
 
-@pytest.fixture(scope="session")
-def trained_model_dir(small_dataset: Path, tmp_path_factory) -> Path:
-    """A model trained for a few steps on real lines through the library's own training loop."""
+def _train_small_model(small_dataset: Path, out: Path) -> Path:
     from sparkhtr.train.config import load_train_config
     from sparkhtr.train.loop import train
 
-    out = tmp_path_factory.mktemp("trained") / "model"
     config = load_train_config(
         None, out=str(out), train=[str(small_dataset)], val=str(small_dataset), architecture="span_quarter",
         line_height=32, steps=40, batch_size=4, eval_every=40, checkpoint_every=20, augment_p=0.0, workers=0,
         warmup_steps=5, lr=2e-3, charset="data", seed=3,
     )
     return train(config, progress=False)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(small_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained for a few steps on real lines through the library's own training loop.
+
+    Under xdist the workers share one: the first that needs it trains it while holding a lock on
+    the run's common temporary folder, the other waits and reads it (tests only copy it)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _train_small_model(small_dataset, tmp_path_factory.mktemp("trained") / "model")
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp().parent / "trained_model"
+    done = shared / "trained"
+    with open(tmp_path_factory.getbasetemp().parent / "trained_model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.is_file():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker that died while training left
+            model = _train_small_model(small_dataset, shared / "model")
+            done.write_text(str(model), "utf-8")
+    return Path(done.read_text("utf-8"))

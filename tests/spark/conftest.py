@@ -30,7 +30,8 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 
-LINES = Path("/work/shared/data/copiste_dun_jour_fr/lines")
+# tests/conftest.py has set SPARKHTR_SHARED to the data folder this run reads (../shared or the fixtures).
+LINES = Path(os.environ.get("SPARKHTR_SHARED", "../shared")) / "data" / "copiste_dun_jour_fr" / "lines"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CHARSET = list(" '-.,:;!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéèêàçù")
 
