@@ -420,33 +420,49 @@ def test_cuda_device_needs_the_cuda_provider(onnx_file: Path):
 # --- int8 ---------------------------------------------------------------------------------------
 
 
+def _val_lines_of(dataset: Path) -> tuple[list[Path], list[str]]:
+    """The dataset's val line images and their texts."""
+    val_ids = {
+        line.split("\t")[0]
+        for line in (dataset / "manifest.tsv").read_text().splitlines()[1:]
+        if line.endswith("\tval")
+    }
+    images = [p for p in sorted(dataset.glob("lines/*.png")) if p.stem in val_ids]
+    return images, [(dataset / "lines" / f"{p.stem}.txt").read_text(encoding="utf-8").strip() for p in images]
+
+
+@pytest.fixture(scope="module")
+def bundled_float32(small_dataset: Path, tmp_path_factory) -> tuple[Path, float]:
+    """The default model's float32 graph and its CER on the small dataset's val lines (exported
+    once for both int8 graphs below)."""
+    from sparkhtr.text.metrics import corpus_scores
+
+    path = tmp_path_factory.mktemp("bundled_float32") / "float32.onnx"
+    assert main(["export-onnx", "span_small_latin", str(path)]) == 0
+    images, truth = _val_lines_of(small_dataset)
+    results = Recognizer.load(path, backend="onnx", num_threads=1).recognize(images)
+    return path, corpus_scores(zip(truth, [r.text for r in results]))["cer"]
+
+
 @pytest.mark.parametrize("graph", [[], ["--single-line"]], ids=["batched", "single_line"])
-def test_int8_export_of_the_bundled_model_reads_like_float32(small_dataset: Path, tmp_path: Path, graph) -> None:
+def test_int8_export_of_the_bundled_model_reads_like_float32(
+    small_dataset: Path, bundled_float32: tuple[Path, float], tmp_path: Path, graph
+) -> None:
     """The real default model, quantized with its CLI on 48 real train lines, keeps its accuracy on
     the 8 held-out lines (real weights: random ones would make the comparison meaningless)."""
+    from sparkhtr.text.metrics import corpus_scores
+
+    float_path, float_cer = bundled_float32
     int8_path = tmp_path / "int8.onnx"
-    float_path = tmp_path / "float32.onnx"
-    assert main(["export-onnx", "span_small_latin", str(float_path)]) == 0
     args = ["export-onnx", "span_small_latin", str(int8_path), *graph, "--int8", "--calibration", str(small_dataset)]
     assert main(args) == 0
     assert OnnxBackend(int8_path).single_line == bool(graph)
     assert int8_path.stat().st_size < float_path.stat().st_size / 2  # int8 weights
     assert read_onnx_config(int8_path) == read_onnx_config(float_path)  # the config travels along
 
-    val = sorted(small_dataset.glob("lines/*.png"))
-    val_ids = {
-        line.split("\t")[0]
-        for line in (small_dataset / "manifest.tsv").read_text().splitlines()[1:]
-        if line.endswith("\tval")
-    }
-    images = [p for p in val if p.stem in val_ids]
-    truth = [(small_dataset / "lines" / f"{p.stem}.txt").read_text(encoding="utf-8").strip() for p in images]
-    from sparkhtr.text.metrics import corpus_scores
-
-    scores = {}
-    for name, path in (("float32", float_path), ("int8", int8_path)):
-        results = Recognizer.load(path, backend="onnx", num_threads=1).recognize(images)
-        scores[name] = corpus_scores(zip(truth, [r.text for r in results]))["cer"]
+    images, truth = _val_lines_of(small_dataset)
+    results = Recognizer.load(int8_path, backend="onnx", num_threads=1).recognize(images)
+    scores = {"float32": float_cer, "int8": corpus_scores(zip(truth, [r.text for r in results]))["cer"]}
     assert scores["float32"] < 0.4  # the model reads these lines
     assert scores["int8"] <= scores["float32"] + 0.03, scores
 
