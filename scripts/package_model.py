@@ -1,14 +1,17 @@
 """Copy a trained model directory into the package as fp16 safetensors (the bundled models).
 
-    python scripts/package_model.py runs/s4 sparkhtr/pretrained/span_small_latin \
-        --int8-calibration ../shared/data/copiste_dun_jour_fr
+    python scripts/package_model.py runs/s4 sparkhtr/pretrained/span_small_latin --splits configs/splits \
+        --int8-calibration ../shared/data/{copiste_dun_jour_fr,cremma_mss19_fr,htromance_modern_fr,timeus_fr}
 
 Keeps config.json (the training settings stay in its provenance) and writes the weights in float16,
 which halves the size; fp16 weights give the same texts as fp32 within the rounding of the
 greedy path (checked by `sparkhtr evaluate` on the packaged copy, whose figures go in the card).
 With --int8-calibration it also writes model.int8.onnx beside them (`sparkhtr export-onnx
---single-line --int8`, calibrated on 64 train lines): `--backend onnx` then works offline with the
-bundled model, on its fastest CPU variant. With --examples DATASET it draws examples.png for the
+--single-line --int8 --record-dev`: the default recipe, calibrated on train lines shared out
+between the datasets given, then the float model and the graph read the dev lines of the same
+datasets and both CERs go into config.json "backends"): `--backend onnx` then works offline with
+the bundled model, on its fastest CPU variant, and `backend="auto"` uses it when it reads within
+0.3 CER points. With --examples DATASET it draws examples.png for the
 model card: lines spread over DATASET's val split, each with its transcription and what the
 packaged model read. With --positions DATASET it measures how far the packaged model's CTC spikes
 trail the characters (sparkhtr.calibrate.position_lag.estimate_position_lag, on 300 lines of
@@ -30,7 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir")
     parser.add_argument("out_dir")
-    parser.add_argument("--int8-calibration", metavar="DATASET", help="also write model.int8.onnx, calibrated here")
+    parser.add_argument(
+        "--int8-calibration", metavar="DATASET", nargs="+",
+        help="also write model.int8.onnx, calibrated on these datasets' train lines, measured on their dev lines",
+    )
+    parser.add_argument("--splits", default=None, help="split maps for the datasets (e.g. configs/splits)")
     parser.add_argument("--examples", metavar="DATASET", help="also draw examples.png from this val split")
     parser.add_argument("--example-lines", type=int, default=8)
     parser.add_argument("--positions", metavar="DATASET", help="measure the position lag on this train split")
@@ -45,7 +52,9 @@ def main() -> None:
 
         # From the packaged fp16 weights, so the ONNX file holds exactly the bundled model.
         int8 = f"{args.out_dir}/{INT8_ONNX_FILE}"
-        cli(["export-onnx", args.out_dir, int8, "--single-line", "--int8", "--calibration", args.int8_calibration])
+        splits = ["--splits", args.splits] if args.splits else []
+        cli(["export-onnx", args.out_dir, int8, "--single-line", "--int8", "--record-dev", *splits,
+             "--calibration", *args.int8_calibration])
     if args.examples:
         draw_examples(args.out_dir, args.examples, args.example_lines)
 
