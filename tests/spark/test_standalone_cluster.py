@@ -138,13 +138,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _stop(process)
 
 
-def _submit(url: str, python: str, job: Path, args: list[str], log: Path) -> tuple[int, str]:
-    """spark-submit ``job`` to the cluster; (exit code, its output). Killed whole at the deadline."""
+def _submit(
+    url: str, python: str, job: Path, args: list[str], log: Path, executors: int = 2
+) -> tuple[int, str]:
+    """spark-submit ``job`` to the cluster on ``executors`` 1-core executors; (exit code, its
+    output). Killed whole at the deadline."""
     submit = [
         str(SPARK_HOME / "bin" / "spark-submit"), "--master", url,
         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
         "--conf", "spark.ui.enabled=false", "--conf", "spark.executor.memory=768m",
-        "--conf", "spark.executor.cores=1", "--conf", "spark.task.cpus=1",
+        "--conf", "spark.executor.cores=1", "--conf", "spark.task.cpus=1", "--conf", f"spark.cores.max={executors}",
         "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", f"spark.pyspark.python={python}",
         str(job), *args,
     ]
@@ -194,14 +197,15 @@ def test_spark_submit_to_a_standalone_cluster(
 def test_executors_without_sparkhtr_fail_with_one_clear_message(
     cluster: str, saved_pipeline: Path, line_dir: Path, tmp_path: Path
 ) -> None:
-    """Executors told to run a Python without sparkhtr: the driver says so before any pipeline task."""
+    """Executors told to run a Python without sparkhtr: the driver says so before any pipeline task.
+    (One executor shows it: a second would only cost another JVM.)"""
     python = "/usr/bin/python3"
     if not Path(python).is_file():
         pytest.skip(f"no {python} here")
     job = tmp_path / "job.py"
     job.write_text(textwrap.dedent(JOB), "utf-8")
     args = [str(saved_pipeline), str(line_dir), str(tmp_path / "rows.json")]
-    code, log = _submit(cluster, python, job, args, tmp_path / "job.log")
+    code, log = _submit(cluster, python, job, args, tmp_path / "job.log", executors=1)
     assert code != 0 and not (tmp_path / "rows.json").exists()
     assert "WorkerPythonError: sparkhtr cannot run on this cluster's executors" in log, log[-4000:]
     assert f"spark.pyspark.python={python}" in log and "PYSPARK_PYTHON" in log
