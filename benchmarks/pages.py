@@ -29,8 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from sparkhtr.data.readers._common import PAGE_LIMITS
-from sparkhtr.io.image import load_image
+from sparkhtr.io.image import PAGE_LIMITS, load_image
 from sparkhtr.layout import PageLine, find_lines, find_page_lines, line_from_polygon
 from sparkhtr.layout.evaluate import LineScores, match_lines, order_by_truth, overlaps, page_cer, read_alto_lines
 
