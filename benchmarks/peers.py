@@ -109,7 +109,8 @@ def _sparkhtr(
     torch.set_num_threads(threads)
     decoder = make_decoder(decoder_name, model_dir)
     if backend == "torch":
-        recognizer = Recognizer.load(model_dir, decoder=decoder)
+        # backend named: "auto" would pick the model's int8 graph where its config.json allows it
+        recognizer = Recognizer.load(model_dir, decoder=decoder, backend="torch")
     elif backend == "onnx-int8":
         if not (model_dir / INT8_ONNX_FILE).is_file():
             raise ImportError(f"no {INT8_ONNX_FILE} in {model_dir}: make one with `sparkhtr export-onnx --int8`")
