@@ -4,6 +4,7 @@ and the memory of a Spark Python worker.
     nice python benchmarks/scaling.py cli --lines 1000 10000 --backend onnx --decoder greedy
     nice python benchmarks/scaling.py widths --widths 256 512 1024 2048 4096
     nice python benchmarks/scaling.py spark --lines 200
+    ONEDNN_PRIMITIVE_CACHE_CAPACITY=1024 nice python benchmarks/scaling.py shapes --lines 800
 
 ``cli``: a temporary folder of N line images, copies of the real Copiste lines of the test fixtures
 (``tests/fixtures/shared/data/copiste_dun_jour_fr/lines``) cycled until there are N, is read by
@@ -23,6 +24,11 @@ fixture lines through ``BinaryToImage`` and ``ImageHandwrittenTextRecognizer.pre
 its defaults; the Python processes under the JVM (pyspark's daemon and the workers it forks) are
 sampled from /proc while the job runs, and their peak RSS (VmHWM) reported before the session
 stops. Needs Java 17 and pyspark.
+
+``shapes``: N train lines of the four training collections (``../shared``, every width different)
+read twice by torch fp32 (greedy) in this process, its RSS every 200 lines: oneDNN's cache of
+compiled kernels per input shape, which ``sparkhtr.inference.torch_backend`` caps at 16 unless
+``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` is set (oneDNN's own default is 1,024), shows here.
 
 Every figure is for one compute thread (``--threads``) unless said otherwise. Linux only (/proc).
 """
@@ -313,9 +319,29 @@ def spark(args: argparse.Namespace) -> None:
     print(f"  driver (python): peak RSS {found['driver_peak_kb'] / 1024:.0f} MB")
 
 
+def shapes(args: argparse.Namespace) -> None:
+    from sparkhtr import Recognizer
+    from sparkhtr.calibrate.quantize import calibration_samples
+
+    shared = Path(os.environ.get("SPARKHTR_SHARED", REPO.parent / "shared")) / "data"
+    collections = ("copiste_dun_jour_fr", "cremma_mss19_fr", "htromance_modern_fr", "timeus_fr")
+    chosen = calibration_samples([str(shared / c) for c in collections], args.lines[0], "train",
+                                 REPO / "configs" / "splits")
+    images = [sample.image() for sample in chosen]
+    recognizer = Recognizer.pretrained(backend="torch", decoder="greedy", num_threads=args.threads)
+    along = [f"start {status_kb(os.getpid(), 'VmRSS') // 1024}"]
+    for round_ in range(2):
+        for i, _ in enumerate(tqdm(recognizer.recognize_iter(images), total=len(images), desc=f"pass {round_ + 1}")):
+            if (i + 1) % 200 == 0:
+                along.append(f"{round_ * len(images) + i + 1}: {status_kb(os.getpid(), 'VmRSS') // 1024}")
+    capacity = os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    print(f"torch greedy, {len(images)} lines of distinct widths read twice, {args.threads} thread(s), "
+          f"ONEDNN_PRIMITIVE_CACHE_CAPACITY={capacity}; RSS MB after each 200 lines: {', '.join(along)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["cli", "widths", "spark"])
+    parser.add_argument("what", choices=["cli", "widths", "spark", "shapes"])
     parser.add_argument("--lines", type=int, nargs="+", default=None, help="cli: 1000 10000; spark: 200")
     parser.add_argument("--widths", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096])
     parser.add_argument("--repeats", type=int, default=5, help="widths: lines per width")
@@ -323,8 +349,8 @@ def main() -> None:
     parser.add_argument("--decoder", default="auto", choices=["auto", "greedy", "beam"], help="cli and spark")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    args.lines = args.lines or ([200] if args.what == "spark" else [1000, 10000])
-    {"cli": cli, "widths": widths, "spark": spark}[args.what](args)
+    args.lines = args.lines or {"spark": [200], "shapes": [800]}.get(args.what, [1000, 10000])
+    {"cli": cli, "widths": widths, "spark": spark, "shapes": shapes}[args.what](args)
 
 
 if __name__ == "__main__":

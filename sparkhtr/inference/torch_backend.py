@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
-import torch
+
+# oneDNN (torch's CPU convolutions) keeps a compiled kernel for every input shape it has met, up to
+# 1,024 shapes. Lines come in every width, so a long run kept adding about half a MB a line for
+# almost no reuse (torch, greedy: 374 -> 808 MB over 1,600 lines and still rising); 16 keeps the
+# process flat (465 -> 482 MB) at the same lines/s (benchmarks/scaling.py).
+# oneDNN reads it when it first runs a convolution in the process; a value set by the user wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
+
+import torch  # noqa: E402  (after the setting above, which must come before torch's first convolution)
 
 from sparkhtr.model.config import ModelConfig
 from sparkhtr.model.files import load_model
