@@ -51,11 +51,7 @@ def localize_model(spark: SparkSession, source: str, names: list[str]) -> str:
     """A local directory holding the saved model files: ``source`` itself when local, else a temp copy."""
     jvm, fs, source_path = _filesystem(spark, source)
     if fs.getScheme() == "file":
-        local = source_path.toUri().getPath()
-        missing = [name for name in names if not os.path.isfile(os.path.join(local, name))]
-        if missing:
-            raise FileNotFoundError(f"{local}: the saved model is incomplete, missing {', '.join(missing)}")
-        return local
+        return source_path.toUri().getPath()  # its files are checked with the digest (check_model_digest)
     local = tempfile.mkdtemp(prefix="sparkhtr-saved-model-")
     for name in names:
         source_file = jvm.org.apache.hadoop.fs.Path(source_path, name)
