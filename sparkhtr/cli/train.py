@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--workers", type=int)
     p.add_argument("--max-minutes", type=float)
+    p.add_argument(
+        "--clock", choices=["wall", "cpu"],
+        help="what --max-minutes counts: elapsed time (default) or this process's CPU time (fair comparisons)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
     p.set_defaults(func=run)
 
@@ -98,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         workers=args.workers,
         max_minutes=args.max_minutes,
+        clock=args.clock,
     )
     if not config.train:
         raise ValueError("no training data: give --train SPEC or a config file with a 'train' list")

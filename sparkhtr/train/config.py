@@ -50,7 +50,14 @@ class TrainConfig:
     precision: str = "bf16"  # "bf16" autocast or "fp32"
     threads: int | None = None
     workers: int = 1  # data-loading processes (rendering + augmentation)
-    max_minutes: float | None = None  # stop (and save) after this wall-clock time
+    max_minutes: float | None = None  # stop (and save) after this much time, counted by ``clock``
+    # "wall" (elapsed time) or "cpu" (this process's CPU time: a fair budget for comparing runs that
+    # share cores with other work; give workers: 0 so data loading is counted too)
+    clock: str = "wall"
+
+    def __post_init__(self) -> None:
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"clock must be 'wall' or 'cpu', not {self.clock!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

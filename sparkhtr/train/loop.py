@@ -210,7 +210,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     autocast = config.precision == "bf16"
 
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
-    started, lines, window_start, window_lines = time.time() - seconds, 0, time.time(), 0
+    clock = time.process_time if config.clock == "cpu" else time.time  # what the time budget counts
+    started, lines, window_start, window_lines = clock() - seconds, 0, time.time(), 0
     model.train()
     for batch in loader:
         if step >= config.steps:
@@ -219,7 +220,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         for reason in batch.skipped:
             log({"kind": "skipped", "reason": reason})
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(config, step, (time.time() - started) / 60)
+            group["lr"] = _learning_rate(config, step, (clock() - started) / 60)
         with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
             log_probs = model(batch.images.to(device), batch.sizes.to(device))
         loss = ctc(log_probs.transpose(0, 1), batch.targets, batch.input_lengths, batch.target_lengths)
@@ -245,13 +246,13 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                     "loss": loss.item(),
                     "lr": optimizer.param_groups[0]["lr"],
                     "lines_per_s": rate,
-                    "minutes": (time.time() - started) / 60,
+                    "minutes": (clock() - started) / 60,
                 }
             )
-        out_of_time = config.max_minutes is not None and time.time() - started > config.max_minutes * 60
+        out_of_time = config.max_minutes is not None and clock() - started > config.max_minutes * 60
         done = step >= config.steps or out_of_time
         if val_samples and (step % config.eval_every == 0 or done):
-            cer = _validate(evaluated, model_config, val_samples, step, started, log)
+            cer = _validate(evaluated, model_config, val_samples, step, clock() - started, log)
             model.train()
             if cer < best_cer:
                 best_cer = cer
@@ -264,7 +265,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                 "optimizer": optimizer.state_dict(),
                 "step": step,
                 "best_cer": best_cer,
-                "seconds": time.time() - started,
+                "seconds": clock() - started,
                 "model_config": json.dumps(model_config.to_dict()),
             }
             if ema is not None:
@@ -279,7 +280,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             "kind": "end",
             "step": step,
             "best_cer": best_cer,
-            "minutes": (time.time() - started) / 60,
+            "minutes": (clock() - started) / 60,
             "skipped_lines": skipped,
         }
     )
@@ -340,7 +341,7 @@ def _validation_samples(config: TrainConfig) -> list[LineSample]:
     return samples
 
 
-def _validate(model, model_config, samples, step, started, log) -> float:
+def _validate(model, model_config, samples, step, seconds: float, log) -> float:
     model.eval()
     recognizer = Recognizer.from_model(model, model_config, device=str(next(model.parameters()).device))
     result = evaluate(recognizer, samples)
@@ -351,7 +352,7 @@ def _validate(model, model_config, samples, step, started, log) -> float:
             "cer": result.summary["cer"],
             "wer": result.summary["wer"],
             "lines": result.summary["lines"],
-            "minutes": (time.time() - started) / 60,
+            "minutes": seconds / 60,
         }
     )
     tqdm.write(f"step {step}: val CER {100 * result.summary['cer']:.2f} %  WER {100 * result.summary['wer']:.2f} %")

@@ -139,3 +139,22 @@ def test_writer_style_augmentation_trains_and_is_recorded(trained_model_dir, sma
     start = next(r for r in _log(out) if r["kind"] == "start")
     assert start["config"]["writer_augment_p"] == 1.0
     assert [r for r in _log(out) if r["kind"] == "end"][-1]["step"] == 3
+
+
+def test_a_cpu_time_budget_ends_the_run(trained_model_dir, small_dataset, tmp_path):
+    """clock: cpu counts the process's CPU time, so a run's budget does not shrink when other work
+    shares the cores (how the architecture comparison gives each variant the same compute)."""
+    import time
+
+    out = tmp_path / "cpu_budget"
+    config = load_train_config(None, out=str(out), train=[str(small_dataset)], architecture="span_quarter",
+                               line_height=32, steps=50, batch_size=2, augment_p=0.0, workers=0, lr=1e-9,
+                               warmup_steps=1, charset="data", init_from=str(trained_model_dir),
+                               max_minutes=0.0001, clock="cpu")
+    cpu_before = time.process_time()
+    train(config, progress=False)
+    end = [r for r in _log(out) if r["kind"] == "end"][-1]
+    assert end["step"] == 1  # the budget (6 ms of CPU) ran out after the first step
+    assert 0 < end["minutes"] * 60 <= time.process_time() - cpu_before
+    with pytest.raises(ValueError, match="clock must be 'wall' or 'cpu'"):
+        load_train_config(None, clock="gpu")
