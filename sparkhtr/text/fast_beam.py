@@ -7,8 +7,9 @@ benchmarks/decoding.py). It decodes in Python when the extension was not built (
 install) or for inputs the compiled search does not take: NaN log-probs, charset entries of
 several characters, LM counts beyond 64 bits or contexts not closed under prefixes (hand-made).
 
-The LM and lexicon are turned into flat tables the first time they decode (about a second for the
-bundled LM), kept while the LM object lives, and made again if its counts are replaced (``prune``).
+The LM and lexicon are turned into the C tables the first time they decode (from the LM's
+CountTable, which a loaded file already holds), kept while the LM object lives, and made again if
+its counts are replaced (``prune``).
 """
 
 from __future__ import annotations
@@ -51,52 +52,39 @@ class _Unsupported(Exception):
 
 class _LMTable:
     """The LM as _beam_lm.h reads it: its contexts as trie nodes (shortest first) with suffix links,
-    and the (context, char) entries: counts, and the edges to longer contexts. Built with numpy
-    where it can be: about a second for the bundled LM's 510,000 counts."""
+    and the (context, char) entries: counts, and the edges to longer contexts; all from the LM's
+    CountTable, in numpy (a loaded file's table is already in this order)."""
 
     def __init__(self, lm: CharNgramLM) -> None:
         self.classes: dict[tuple[str, ...], object | None] = {}  # charset -> its class table (_class_table)
-        # The contexts lm.py's walk can reach: seen, and every suffix too (it stops at the first unseen one).
-        nodes: dict[str, int] = {}
-        for context in sorted(lm.counts, key=len):
-            if lm._totals[context][0] and (not context or context[1:] in nodes):
-                nodes[context] = len(nodes)
-        names = list(nodes)
-        try:
-            parents = [nodes[c[:-1]] for c in names[1:]] if names and not names[0] else []
-        except KeyError as exc:
-            raise _Unsupported("contexts not closed under prefixes (not a counted or pruned model)") from exc
-        followers = [lm.counts[c] for c in names]
-        seen = "".join("".join(f) for f in followers)
-        sizes = np.fromiter((len(f) for f in followers), dtype=np.int64, count=len(followers))
-        if len(seen) != sizes.sum() or len(parents) != max(len(names) - 1, 0):
-            raise _Unsupported("counts under strings of several characters, or no empty context")
+        counted = lm.count_table()
+        if counted.parents is None:
+            raise _Unsupported("contexts not closed under prefixes (not a counted or pruned model)")
+        lengths = counted.lengths
         # Character ids: code points in sorted order, so numpy finds them with searchsorted.
-        chars = sorted(set("".join(lm.counts)) | set(seen) | set(lm.vocab) | {LINE_START, LINE_END})
+        chars = sorted(set(counted.contexts) | set(counted.followers) | set(lm.vocab) | {LINE_START, LINE_END})
         if any(len(c) != 1 for c in chars):
             raise _Unsupported("a vocabulary entry of several characters")
         points = np.array([ord(c) for c in chars], dtype=np.int64)
         self.ids = {c: i for i, c in enumerate(chars)}
         self.unknown = len(chars)  # the id of a character the LM never saw
         nchars = len(chars) + 1
-        if len(names) * nchars >= 2**32 - 1:  # _beam_lm.h keys (context, char) in 32 bits
+        nodes = len(lengths)
+        if nodes * nchars >= 2**32 - 1:  # _beam_lm.h keys (context, char) in 32 bits
             raise _Unsupported("more than 4 billion (context, char) pairs")
 
         def ids_of(text: str) -> np.ndarray:
             return np.searchsorted(points, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64))
 
-        try:
-            counts = np.fromiter((n for f in followers for n in f.values()), dtype=np.int64, count=len(seen))
-        except OverflowError as exc:
-            raise _Unsupported("counts beyond 64 bits") from exc
-        count_keys = np.repeat(np.arange(len(names), dtype=np.int64), sizes) * nchars + ids_of(seen)
-        edge_keys = np.asarray(parents, dtype=np.int64) * nchars + ids_of("".join(c[-1] for c in names[1:]))
-        link = np.array([nodes[c[1:]] for c in names[1:]], dtype=np.int32)
-        totals = np.array([lm._totals[c] for c in names], dtype=np.int64).reshape(-1, 2)  # total, distinct
+        if counted.counts.max(initial=0) >= 2**63:
+            raise _Unsupported("counts beyond 64 bits")
+        count_keys = np.repeat(np.arange(nodes, dtype=np.int64), counted.sizes) * nchars + ids_of(counted.followers)
+        last_chars = ids_of(counted.contexts)[np.cumsum(lengths)[1:] - 1]  # each non-empty context's last
+        edge_keys = counted.parents[1:].astype(np.int64) * nchars + last_chars
         self.table = _beam.lm_new(
             lm.order, float(len(lm.vocab)), nchars, self.ids[LINE_START], self.ids[LINE_END],
-            np.concatenate(([-1], link)).astype(np.int32), np.array([len(c) for c in names], dtype=np.int32),
-            *totals.T.copy(), count_keys, counts, edge_keys, np.arange(1, len(names), dtype=np.int64),
+            counted.links, lengths.astype(np.int32), counted.totals(), counted.sizes.astype(np.int64),
+            count_keys, counted.counts.astype(np.int64), edge_keys, np.arange(1, nodes, dtype=np.int64),
         )
 
 
@@ -104,14 +92,15 @@ def _lm_table(lm: CharNgramLM) -> _LMTable | None:
     """The LM's tables, None when the compiled search cannot read this LM (remembered too)."""
     with _lock:
         found = _lm_tables.get(lm, (None, None))
-        if found[0] is not lm.counts:
+        counted = lm.count_table()
+        if found[0] is not counted:
             try:
                 if lm.order > 32:
                     raise _Unsupported("an order above 32")
                 table = _LMTable(lm)
             except (_Unsupported, UnicodeEncodeError):  # (a lone surrogate in its counts)
                 table = None
-            found = _lm_tables[lm] = (lm.counts, table)
+            found = _lm_tables[lm] = (counted, table)
         return found[1]
 
 

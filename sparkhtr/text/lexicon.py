@@ -67,6 +67,13 @@ class Lexicon:
         self.words = frozenset(normalize_text(word).lower() for word in words if word)
 
     @classmethod
+    def from_saved(cls, words: Iterable[str]) -> Lexicon:
+        """Words as ``sparkhtr.text.lm`` saves them (normalised and lower-cased already)."""
+        lexicon = cls(())
+        lexicon.words = frozenset(word for word in words if word)
+        return lexicon
+
+    @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Lexicon:
         return cls(word for text in texts for word in words_in(text))
 

@@ -105,9 +105,17 @@ def _lm_file(tmp_path: Path, edit) -> Path:
         (lambda d: d.update(order=10**9), "order"),
         (lambda d: d.update(order=2.5), "order"),
         (lambda d: d.update(vocab=[1, 2]), "vocab"),
-        (lambda d: d["counts"][""].update(e=-3), "positive integer"),
-        (lambda d: d["counts"][""].update(e=float("nan")), "positive integer"),
-        (lambda d: d["counts"].update({"abcdef": {"a": 1}}), "context"),
+        (lambda d: d["counts"].__setitem__(0, -3), "counts must be positive"),
+        (lambda d: d["counts"].__setitem__(0, float("nan")), "counts must be a list of integers"),
+        (lambda d: d["counts"].__setitem__(0, 2**70), "counts must be a list of integers"),
+        (lambda d: d["counts"].__setitem__(0, "3"), "counts must be a list of integers"),
+        (lambda d: d["counts"].pop(), "one per follower"),
+        (lambda d: d["sizes"].__setitem__(1, 0), "sizes must give each context"),
+        (lambda d: d.update(lengths=d["lengths"][:-1] + [9], contexts=d["contexts"][:-2] + "abcdefghi"), "order"),
+        (lambda d: d.update(lengths=[1] + d["lengths"][1:]), "empty context"),
+        (lambda d: d.update(contexts=d["contexts"][:-1] + "\u20ac"), "suffix"),  # a context no walk reaches
+        (lambda d: d.update(followers=d["followers"][::-1]), "code-point order"),
+        (lambda d: d.update(contexts="x" * 10**6), "add up"),
         (lambda d: d["decoding"].update(lm_weight=float("nan")), "lm_weight"),
         (lambda d: d["decoding"].update(beam_width=0), "beam_width"),
         (lambda d: d.update(decoding=[1]), "decoding"),
@@ -123,6 +131,19 @@ def test_damaged_lm_files_are_refused_with_their_name(tmp_path, edit, message):
 def test_a_sound_lm_file_still_loads(tmp_path):
     lm = CharNgramLM.load(_lm_file(tmp_path, lambda d: None))
     assert lm.order == 3 and lm.score("une ligne") < 0
+
+
+def test_an_lm_file_listing_a_context_twice_is_refused(tmp_path):
+    def twice(data):  # the last context again, with its followers and counts
+        size, length = data["sizes"][-1], data["lengths"][-1]
+        data["contexts"] += data["contexts"][-length:]
+        data["lengths"].append(length)
+        data["followers"] += data["followers"][-size:]
+        data["sizes"].append(size)
+        data["counts"] += data["counts"][-size:]
+
+    with pytest.raises(ValueError, match="listed twice"):
+        CharNgramLM.load(_lm_file(tmp_path, twice))
 
 
 def test_an_lm_gzip_bomb_is_refused_before_it_fills_memory(tmp_path, monkeypatch):

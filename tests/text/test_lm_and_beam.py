@@ -166,6 +166,38 @@ def test_format_1_files_still_load_and_a_damaged_lexicon_is_named(tmp_path: Path
         CharNgramLM.load(tmp_path / "bad.json.gz")
 
 
+def test_format_2_files_read_as_the_flat_format_does(tmp_path: Path):
+    """The nested counts of format 2 and the flat arrays of format 3 are the same model: the same
+    probabilities, and the same texts from the compiled beam search; saving always writes format 3."""
+    import json
+    import random
+
+    from sparkhtr.text.fast_beam import beam_decode_fast
+
+    texts = ["le chat dort sur le toit", "la chatte dort", "Les chats du quartier", "un été à Noël"]
+    lm = CharNgramLM.train(texts, order=4)
+    lm.lexicon = Lexicon.from_texts(texts)
+    data = {"format": "sparkhtr-charlm/2", "order": 4, "vocab": lm.vocab, "counts": lm.counts,
+            "decoding": lm.decoding, "lexicon": sorted(lm.lexicon.words)}
+    with gzip.open(tmp_path / "old.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+    old = CharNgramLM.load(tmp_path / "old.json.gz")
+    flat = CharNgramLM.load(lm.save(tmp_path / "new.json.gz"))
+    with gzip.open(tmp_path / "new.json.gz", "rt", encoding="utf-8") as handle:
+        assert json.load(handle)["format"] == "sparkhtr-charlm/3"
+    assert flat.counts == old.counts and flat.lexicon.words == old.lexicon.words
+    pairs = [(context, char) for context in ("", "le ", "chat", "zz", "Noë") for char in "aeiou lé"]
+    assert [flat.log_prob(*p) for p in pairs] == [old.log_prob(*p) for p in pairs]
+    charset = sorted(set("".join(texts)))
+    rng = random.Random(3)
+    for _ in range(5):
+        log_probs = _log_softmax(np.array([[rng.gauss(0, 3) for _ in range(len(charset) + 1)] for _ in range(30)]))
+        a, b = (beam_decode_fast(log_probs, len(charset), charset, m, 0.5, lexicon=m.lexicon, word_bonus=1.0)
+                for m in (CharNgramLM.load(tmp_path / "old.json.gz"), CharNgramLM.load(tmp_path / "new.json.gz")))
+        assert a.chars == b.chars
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-12)
+
+
 def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
     """The default margin (8) only drops hypotheses far behind the best: on real lines, with the
     bundled model and its LM, the texts match those of the unpruned beam; a margin of 0 keeps
