@@ -76,7 +76,13 @@ class _LMTable:
         def ids_of(text: str) -> np.ndarray:
             return np.searchsorted(points, np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64))
 
-        if counted.counts.max(initial=0) >= 2**63:
+        if lengths.max(initial=0) >= lm.order:  # (hand-made) _beam_lm.h's walks keep 64 contexts at most
+            raise _Unsupported("contexts as long as the order: no history reaches them")
+        # Each context's total + distinct, which _beam_lm.h divides by, must fit int64: counts near
+        # 2**63 (within 64 bits one by one) would wrap around. Summed in floats: within a few ulps.
+        starts = np.cumsum(counted.sizes) - counted.sizes
+        sums = np.add.reduceat(np.abs(counted.counts.astype(np.float64)), starts) if nodes else np.zeros(0)
+        if (sums + counted.sizes >= 2**62).any():
             raise _Unsupported("counts beyond 64 bits")
         count_keys = np.repeat(np.arange(nodes, dtype=np.int64), counted.sizes) * nchars + ids_of(counted.followers)
         last_chars = ids_of(counted.contexts)[np.cumsum(lengths)[1:] - 1]  # each non-empty context's last
@@ -92,7 +98,10 @@ def _lm_table(lm: CharNgramLM) -> _LMTable | None:
     """The LM's tables, None when the compiled search cannot read this LM (remembered too)."""
     with _lock:
         found = _lm_tables.get(lm, (None, None))
-        counted = lm.count_table()
+        try:
+            counted = lm.count_table()
+        except ValueError:  # hand-made counts no table holds (files refuse them when loaded): in Python
+            return None
         if found[0] is not counted:
             try:
                 if lm.order > 32:

@@ -73,7 +73,8 @@ class CharNgramLM:
 
     @property
     def counts(self) -> dict[str, dict[str, int]]:
-        """{context: {char: count}}, contexts of length 0 .. order-1."""
+        """{context: {char: count}}, contexts of length 0 .. order-1. Read-only: the totals, the
+        flat table and the compiled decoder's tables are made from it once (``prune`` replaces it)."""
         if self._counts is None:
             self._counts = self._table.to_dict()
         return self._counts
@@ -240,8 +241,11 @@ def _check_count_dicts(counts: object, order: int) -> None:
         if len(context) >= order or not isinstance(followers, dict):
             raise ValueError(f"counts[{context[:20]!r}]: a context of order {order} is shorter than it")
         for char, count in followers.items():
-            if type(count) is not int or count < 1:  # noqa: E721 -- bools and floats are damage too
-                raise ValueError(f"counts[{context[:20]!r}][{char!r}] must be a positive integer, got {count!r}")
+            if type(count) is not int or not 1 <= count < 2**63:  # noqa: E721 -- bools and floats are damage too
+                raise ValueError(f"counts[{context[:20]!r}][{char[:20]!r}] must be a positive integer within 64 bits, "
+                                 f"got {count!r}")
+            if len(char) != 1:  # what format 3 holds, and what counting makes
+                raise ValueError(f"counts[{context[:20]!r}][{char[:20]!r}]: a follower must be one character")
 
 
 def _check_decoding(decoding: object) -> None:

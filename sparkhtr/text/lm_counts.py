@@ -74,13 +74,17 @@ class CountTable:
                 kept.add(context)
                 names.append(context)
         rows = [sorted(counts[name].items()) for name in names]
-        return cls(
-            "".join(names),
-            np.array([len(n) for n in names], dtype=np.int64),
-            "".join(char for row in rows for char, _ in row),
-            np.array([len(row) for row in rows], dtype=np.int64),
-            np.array([n for row in rows for _, n in row], dtype=np.int64),
-        )
+        followers = "".join(char for row in rows for char, _ in row)
+        sizes = np.array([len(row) for row in rows], dtype=np.int64)
+        # A follower of several characters (or none) would shift every later one against its count,
+        # and the compiled decoder would read past the counts: hand-made dicts only, refused here.
+        if len(followers) != sizes.sum() or any("" in counts[name] for name in names):
+            raise ValueError("a follower that is not one character: the flat table holds one per count")
+        try:
+            values = np.array([n for row in rows for _, n in row], dtype=np.int64)
+        except OverflowError as exc:
+            raise ValueError("a count beyond 64 bits: the flat table holds int64") from exc
+        return cls("".join(names), np.array([len(n) for n in names], dtype=np.int64), followers, sizes, values)
 
     @classmethod
     def from_file_data(cls, data: dict, order: int) -> CountTable:
@@ -90,11 +94,15 @@ class CountTable:
         if not isinstance(contexts, str) or not isinstance(followers, str):
             raise ValueError("contexts and followers must be strings")
         lengths, sizes, counts = (_integers(data[key], key) for key in ("lengths", "sizes", "counts"))
-        if not len(lengths) or lengths[0] != 0 or (lengths[1:] < 1).any() or (np.diff(lengths) < 0).any():
+        # (all empty: a model that counted nothing, which reads every character as equally likely)
+        if len(lengths) and (lengths[0] != 0 or (lengths[1:] < 1).any() or (np.diff(lengths) < 0).any()):
             raise ValueError("lengths must start with the empty context and never decrease")
-        if lengths[-1] >= order or lengths.sum() != len(contexts):
+        if lengths.max(initial=0) >= order or lengths.sum() != len(contexts):
             raise ValueError(f"context lengths must be under the order ({order}) and add up to the contexts")
-        if len(sizes) != len(lengths) or (sizes < 1).any() or sizes.sum() != len(followers):
+        # Each size bounded before they are summed: sizes near 2**63 would wrap around to the right
+        # sum, and np.repeat below would write past its array.
+        bounded = ((sizes >= 1) & (sizes <= len(followers))).all()
+        if len(sizes) != len(lengths) or not bounded or sizes.sum() != len(followers):
             raise ValueError("sizes must give each context at least one follower and add up to the followers")
         if len(counts) != len(followers) or (counts < 1).any():
             raise ValueError("counts must be positive, one per follower")
@@ -117,8 +125,10 @@ class CountTable:
 
 def _integers(values: object, name: str) -> np.ndarray:
     """A JSON list of integers as int64; floats, strings and integers beyond 64 bits are refused."""
-    if not isinstance(values, list) or not values:
-        raise ValueError(f"{name} must be a non-empty list of integers")
+    if not isinstance(values, list):
+        raise ValueError(f"{name} must be a list of integers")
+    if not values:  # (numpy would make a float array of it)
+        return np.zeros(0, dtype=np.int64)
     try:
         found = np.array(values)
     except (OverflowError, ValueError) as exc:

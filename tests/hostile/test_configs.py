@@ -98,6 +98,12 @@ def _lm_file(tmp_path: Path, edit) -> Path:
     return path
 
 
+def _wrapping_sizes(data: dict) -> None:
+    # Sizes near 2**63 whose sum wraps around to the followers' count: np.repeat wrote past its array.
+    sizes = data["sizes"]
+    sizes[:] = [2**63 - 1, 2**63 - 1, len(data["followers"]) - len(sizes) + 5] + [1] * (len(sizes) - 3)
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -111,6 +117,7 @@ def _lm_file(tmp_path: Path, edit) -> Path:
         (lambda d: d["counts"].__setitem__(0, "3"), "counts must be a list of integers"),
         (lambda d: d["counts"].pop(), "one per follower"),
         (lambda d: d["sizes"].__setitem__(1, 0), "sizes must give each context"),
+        (_wrapping_sizes, "sizes must give each context"),
         (lambda d: d.update(lengths=d["lengths"][:-1] + [9], contexts=d["contexts"][:-2] + "abcdefghi"), "order"),
         (lambda d: d.update(lengths=[1] + d["lengths"][1:]), "empty context"),
         (lambda d: d.update(contexts=d["contexts"][:-1] + "\u20ac"), "suffix"),  # a context no walk reaches
@@ -144,6 +151,17 @@ def test_an_lm_file_listing_a_context_twice_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="listed twice"):
         CharNgramLM.load(_lm_file(tmp_path, twice))
+
+
+@pytest.mark.parametrize("followers, message", [({"ab": 1}, "one character"), ({"a": 2**63}, "64 bits")])
+def test_format_2_counts_that_format_3_cannot_hold_are_refused(tmp_path, followers, message):
+    # A follower of several characters misaligned the flat table (the compiled decoder read past
+    # its counts); a count beyond 64 bits failed in every beam search.
+    data = {"format": "sparkhtr-charlm/2", "order": 3, "vocab": ["a", "b"], "counts": {"": followers}}
+    with gzip.open(tmp_path / "lm.json.gz", "wt", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    with pytest.raises(ValueError, match=message):
+        CharNgramLM.load(tmp_path / "lm.json.gz")
 
 
 def test_an_lm_gzip_bomb_is_refused_before_it_fills_memory(tmp_path, monkeypatch):

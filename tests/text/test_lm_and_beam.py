@@ -198,6 +198,39 @@ def test_format_2_files_read_as_the_flat_format_does(tmp_path: Path):
         assert a.confidence == pytest.approx(b.confidence, abs=1e-12)
 
 
+def test_an_lm_that_counted_nothing_round_trips(tmp_path: Path):
+    from sparkhtr.text import fast_beam
+
+    lm = CharNgramLM.load(CharNgramLM.train(["", "xyz"], order=3, vocab="ab").save(tmp_path / "lm.json.gz"))
+    assert lm.counts == {} and lm.log_prob("ab", "a") == pytest.approx(-math.log(3))
+    log_probs = _log_softmax(np.random.default_rng(2).normal(0, 3, (12, 3)))
+    assert fast_beam._lm_table(lm) is not None  # an empty table, which the compiled search reads too
+    args = (log_probs, 2, ["a", "b"], lm, 1.0)
+    assert fast_beam.beam_decode_fast(*args) == beam_decode(*args)
+
+
+def test_hand_made_counts_the_compiled_tables_cannot_hold_are_decoded_in_python():
+    """Before: an OverflowError (a count beyond 64 bits), totals wrapped around in int64 (counts near
+    2**63), reads past the counts (a follower of several characters) and a walk past its 64 slots in
+    _beam_lm.h (contexts longer than the order)."""
+    from sparkhtr.text import fast_beam
+
+    charset = ["a", "b", "c"]
+    made = [
+        {"": {"a": 2**70, "b": 1}},
+        {"": {"a": 2**63 - 1, "b": 2**63 - 1, "c": 2}},
+        {"": {"abc": 5}},
+        {"b" * n: {"a": 1} for n in range(100)} | {"b" * 100: {"c": 1}},
+    ]
+    rng = np.random.default_rng(4)
+    for counts in made:
+        lm = CharNgramLM(3, charset, counts)
+        assert fast_beam._lm_table(lm) is None
+        for _ in range(3):
+            args = (_log_softmax(rng.normal(0, 3, (12, 4))), 3, charset, lm, 1.0)
+            assert fast_beam.beam_decode_fast(*args) == beam_decode(*args)
+
+
 def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
     """The default margin (8) only drops hypotheses far behind the best: on real lines, with the
     bundled model and its LM, the texts match those of the unpruned beam; a margin of 0 keeps
