@@ -4,7 +4,8 @@ Each process that decodes with an LM (a CLI run, a Python session, every Spark w
 file and builds the compiled beam search's tables before its first line. Format 2 held the counts
 as nested JSON objects; format 3 (sparkhtr.text.lm_counts) holds them as flat strings and integer
 lists. This writes a format-2 copy of each bundled LM to a temporary folder, then loads both
-forms in fresh processes, alternating, and prints CPU seconds and peak RSS for each, with ratios.
+forms in fresh processes, alternating, and prints CPU seconds and peak RSS (Linux's VmHWM) for each,
+with ratios.
 
     python benchmarks/lm_load.py [--model span_small_latin] [--repeats 3]
 """
@@ -24,7 +25,7 @@ from sparkhtr.registry import model_dir
 from sparkhtr.text.lm import CharNgramLM
 
 _CHILD = """
-import resource, sys, time
+import sys, time
 start = time.process_time()
 from sparkhtr.text.lm import CharNgramLM
 from sparkhtr.text import fast_beam
@@ -32,7 +33,9 @@ lm = CharNgramLM.load(sys.argv[1])
 assert fast_beam._lm_table(lm) is not None
 if lm.lexicon is not None:
     assert fast_beam._lexicon_table(lm.lexicon) is not None
-print(time.process_time() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: the latter carries the parent's peak over fork and exec
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(time.process_time() - start, peak / 1024)
 """
 
 
