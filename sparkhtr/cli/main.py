@@ -10,7 +10,7 @@ import sys
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ["recognize", "models", "import_span", "train", "evaluate", "export_onnx", "build_lm"]
+COMMAND_MODULES = ["recognize", "models", "import_span", "train", "evaluate", "export_onnx", "build_lm", "tune_lm"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -197,6 +197,31 @@ def test_build_lm_tune_chooses_and_stores_the_best_beam_settings(small_dataset, 
     assert "only 48 lines" in capsys.readouterr().err
 
 
+def test_tune_lm_chooses_an_lm_files_settings_again_for_a_model(small_dataset, tmp_path, capsys):
+    """tune-lm: the same grid as build-lm --tune-on, on the val lines, written into the file; the
+    counts and the lexicon are not touched."""
+    from sparkhtr.text.lm import CharNgramLM
+
+    lm_path = tmp_path / "lm.json.gz"
+    assert main(["build-lm", str(small_dataset), "--out", str(lm_path), "--lexicon", str(small_dataset / "lines" /
+                 next(p.name for p in (small_dataset / "lines").glob("*.txt"))), "--lm-weight", "0.1"]) == 0
+    before = CharNgramLM.load(lm_path)
+    capsys.readouterr()
+    out_path = tmp_path / "tuned.json.gz"
+    assert main(["tune-lm", str(lm_path), "--tune-on", str(small_dataset), "--tune-split", "val", "--out",
+                 str(out_path)]) == 0
+    out = capsys.readouterr().out
+    assert "beam settings on 8 val lines:" in out
+    best = [line.split() for line in out.splitlines() if line.rstrip().endswith("best")][0]
+    tuned = CharNgramLM.load(out_path)
+    assert (tuned.decoding["lm_weight"], tuned.decoding["length_bonus"]) == (float(best[0]), float(best[1]))
+    assert tuned.decoding["beam_width"] == before.decoding["beam_width"]
+    assert tuned.counts == before.counts and tuned.lexicon.words == before.lexicon.words
+    assert CharNgramLM.load(lm_path).decoding == before.decoding  # --out left the original as it was
+    assert main(["tune-lm", str(lm_path), "--tune-on", str(small_dataset), "--tune-split", "nosuch"]) == 2
+    assert "no lines in split 'nosuch'" in capsys.readouterr().err
+
+
 def test_build_lm_with_a_lexicon_tunes_word_settings_and_decodes_with_them(small_dataset, tmp_path, capsys):
     """--lexicon: the LM's own words plus a word file's; --tune then also picks the word bonus and
     unknown-word penalty, and `evaluate` / `recognize` decode with what the file holds."""
