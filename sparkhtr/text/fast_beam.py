@@ -80,8 +80,7 @@ class _LMTable:
             raise _Unsupported("contexts as long as the order: no history reaches them")
         # Each context's total + distinct, which _beam_lm.h divides by, must fit int64: counts near
         # 2**63 (within 64 bits one by one) would wrap around. Summed in floats: within a few ulps.
-        starts = np.cumsum(counted.sizes) - counted.sizes
-        sums = np.add.reduceat(np.abs(counted.counts.astype(np.float64)), starts) if nodes else np.zeros(0)
+        sums = np.add.reduceat(np.abs(counted.counts.astype(np.float64)), counted.starts()) if nodes else np.zeros(0)
         if (sums + counted.sizes >= 2**62).any():
             raise _Unsupported("counts beyond 64 bits")
         count_keys = np.repeat(np.arange(nodes, dtype=np.int64), counted.sizes) * nchars + ids_of(counted.followers)

@@ -49,11 +49,15 @@ class CountTable:
         text = self.contexts
         return [text[end - size : end] for end, size in zip(ends.tolist(), self.lengths.tolist())]
 
+    def starts(self) -> np.ndarray:
+        """Per context: where its followers (and their counts) begin."""
+        return _starts(self.sizes)
+
     def totals(self) -> np.ndarray:
         """Per context: the summed count of its followers (Witten-Bell's total)."""
         if not len(self.sizes):
             return np.zeros(0, dtype=np.int64)
-        return np.add.reduceat(self.counts, np.concatenate(([0], np.cumsum(self.sizes)[:-1])))
+        return np.add.reduceat(self.counts, self.starts())
 
     def to_dict(self) -> dict[str, dict[str, int]]:
         counts = self.counts.tolist()
@@ -95,7 +99,7 @@ class CountTable:
             raise ValueError("contexts and followers must be strings")
         lengths, sizes, counts = (_integers(data[key], key) for key in ("lengths", "sizes", "counts"))
         # (all empty: a model that counted nothing, which reads every character as equally likely)
-        if len(lengths) and (lengths[0] != 0 or (lengths[1:] < 1).any() or (np.diff(lengths) < 0).any()):
+        if len(lengths) and not _shortest_first(lengths):
             raise ValueError("lengths must start with the empty context and never decrease")
         if lengths.max(initial=0) >= order or lengths.sum() != len(contexts):
             raise ValueError(f"context lengths must be under the order ({order}) and add up to the contexts")
@@ -152,10 +156,10 @@ def _prefix_and_suffix_indices(contexts: str, lengths: np.ndarray) -> tuple[np.n
     count = len(lengths)
     if count == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-    if lengths[0] != 0 or (lengths[1:] < 1).any() or (np.diff(lengths) < 0).any():
+    if not _shortest_first(lengths):
         raise _NotClosed
     points = _code_points(contexts)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    starts = _starts(lengths)
     prefix = np.zeros(count, dtype=np.int64)  # index of each context's first k characters
     suffix = np.zeros(count, dtype=np.int64)  # index of characters 1 .. k
     parents = np.full(count, -1, dtype=np.int64)
@@ -205,6 +209,16 @@ def _indices_by_name(names: list[str]) -> tuple[np.ndarray | None, np.ndarray]:
         return np.array(first + [index[c[:-1]] for c in names[1:]], dtype=np.int32), links
     except KeyError:
         return None, links
+
+
+def _shortest_first(lengths: np.ndarray) -> bool:
+    """The empty context first and only once, then lengths that never decrease (a non-empty array)."""
+    return bool(lengths[0] == 0 and (lengths[1:] >= 1).all() and (np.diff(lengths) >= 0).all())
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Where each run of ``sizes`` items begins in their concatenation."""
+    return np.cumsum(sizes) - sizes
 
 
 def _code_points(text: str) -> np.ndarray:
