@@ -63,7 +63,7 @@ def detect_frame(
         page = pages.iloc[i] if pages is not None else None
         page = int(page) if page is not None and page == page else 0  # page == page: not NaN
         try:
-            picture = struct_to_image(record, limits)
+            picture = struct_to_image(record, limits, prefer_gray=True)
             lines = find_page_lines(picture)
         except ImageError as exc:
             regions.append(None)

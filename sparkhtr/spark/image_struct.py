@@ -86,7 +86,11 @@ def encode_image(image: Image.Image, origin: str | None, image_type: int) -> dic
         if image_type == ImageType.TYPE_BYTE_BINARY:
             # One byte per pixel, 0 or 255 (not packed bits), so a reader can reshape it to (h, w, 1).
             pixels = np.where(pixels >= 128, 255, 0).astype(np.uint8)
-        channels = 1
+        channels, data = 1, pixels.tobytes()
+    elif image.mode == "L" and image_type == ImageType.TYPE_3BYTE_BGR:
+        # A gray page (most scans of handwriting): B, G and R are the gray plane itself, interleaved
+        # by Pillow in one pass, a quarter of the time of an RGB image reversed by numpy.
+        channels, data = 3, Image.merge("RGB", (image, image, image)).tobytes()
     else:
         rgb = np.asarray(image.convert("RGB"))
         if image_type == ImageType.TYPE_3BYTE_BGR:
@@ -94,7 +98,7 @@ def encode_image(image: Image.Image, origin: str | None, image_type: int) -> dic
         else:  # ABGR; load_image has already composited any transparency over white
             alpha = np.full(rgb.shape[:2] + (1,), 255, dtype=np.uint8)
             pixels = np.concatenate([alpha, rgb[:, :, ::-1]], axis=2)
-        channels = pixels.shape[2]
+        channels, data = pixels.shape[2], np.ascontiguousarray(pixels).tobytes()
     return {
         "origin": origin,
         "height": image.height,
@@ -102,7 +106,7 @@ def encode_image(image: Image.Image, origin: str | None, image_type: int) -> dic
         "nChannels": channels,
         "mode": int(image_type),
         "resolution": _resolution(image),
-        "data": np.ascontiguousarray(pixels).tobytes(),
+        "data": data,
     }
 
 
@@ -126,8 +130,15 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def struct_to_image(record: Mapping[str, Any] | None, limits: ImageLimits = ImageLimits()) -> Image.Image:
-    """A Spark OCR or Spark image struct -> an 8-bit "L" or "RGB" PIL image; ``ImageError`` names the origin."""
+def struct_to_image(
+    record: Mapping[str, Any] | None, limits: ImageLimits = ImageLimits(), prefer_gray: bool = False
+) -> Image.Image:
+    """A Spark OCR or Spark image struct -> an 8-bit "L" or "RGB" PIL image; ``ImageError`` names the origin.
+
+    ``prefer_gray``: a color struct whose channels are all equal (a gray scan stored as BGR, which
+    is ``BinaryToImage``'s default) comes back as "L". Readers that turn every image gray anyway
+    (the model, the line finder) get the same pixels for a third of the work.
+    """
     if record is None:
         raise ImageError("<null image>: no image in this row")
     origin = record.get("origin")
@@ -159,6 +170,20 @@ def struct_to_image(record: Mapping[str, Any] | None, limits: ImageLimits = Imag
         pixels = pixels[:, :, 0]
         if mode == ImageType.TYPE_BYTE_BINARY and pixels.max(initial=0) <= 1:
             pixels = pixels * np.uint8(255)
+    elif prefer_gray and (gray := _gray_plane(pixels, mode)) is not None:
+        pixels = gray
     else:
         pixels = pixels[:, :, order]
     return load_image(np.ascontiguousarray(pixels), limits, name=name)
+
+
+def _gray_plane(pixels: np.ndarray, mode: int) -> np.ndarray | None:
+    """One color plane when the color channels are equal and any alpha is opaque, else None."""
+    alpha = {ImageType.TYPE_4BYTE_ABGR: 0, _CV_8UC4: 3}.get(mode)
+    colors = [c for c in range(pixels.shape[2]) if c != alpha]
+    first = pixels[:, :, colors[0]]
+    if not all(np.array_equal(first, pixels[:, :, c]) for c in colors[1:]):
+        return None
+    if alpha is not None and not bool((pixels[:, :, alpha] == 255).all()):
+        return None
+    return first

@@ -113,7 +113,7 @@ def read_pages_frame(
     pictures: dict[int, Any] = {}
     for i, record in enumerate(records):
         try:
-            pictures[i] = struct_to_image(record, recognizer.limits)
+            pictures[i] = struct_to_image(record, recognizer.limits, prefer_gray=True)
         except ImageError as exc:
             errors[i] = upstream[i] if isinstance(upstream[i], str) and upstream[i] else str(exc)
     one_line: dict[int, RecognitionResult] = {}
