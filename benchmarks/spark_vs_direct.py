@@ -92,7 +92,7 @@ def _direct(
 
 
 def _spark(
-    model_dir: Path, paths: list[Path], batch_size: int, master: str, scratch: Path, repeats: int
+    model_dir: Path, paths: list[Path], batch_size: int, master: str, scratch: Path, repeats: int, conf: list[str]
 ) -> tuple[float, list[float], dict[str, str | None]]:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -101,15 +101,18 @@ def _spark(
 
     from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer
 
-    spark = (
+    builder = (
         SparkSession.builder.master(master)
         .appName("sparkhtr-benchmark")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
     )
+    for setting in conf:
+        key, _, value = setting.partition("=")
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     try:
         pipeline = PipelineModel(
@@ -131,7 +134,10 @@ def _spark(
             rows = pipeline.transform(df).select("path", "handwritten_text").collect()
             return {r.path.rsplit("/", 1)[-1]: r.handwritten_text for r in rows}
 
-        return _timed(run, repeats)
+        result = _timed(run, repeats)
+        partitions = spark.read.format("binaryFile").load(str(folder)).rdd.getNumPartitions()
+        print(f"Spark read the files in {partitions} partitions ({' '.join(conf) or 'default settings'})")
+        return result
     finally:
         spark.stop()
 
@@ -146,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--direct-threads", type=int, default=0, help="torch threads for the direct run (0: torch's)")
+    parser.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE",
+        help="a Spark setting, repeatable (e.g. spark.sql.files.openCostInBytes=65536: fewer, larger tasks)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per side after the cold one (median)")
     args = parser.parse_args(argv)
 
@@ -155,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sparkhtr-bench-") as scratch:
         model_dir = _model_dir(args, Path(scratch))
         spark_cold, spark_warm, spark_texts = _spark(
-            model_dir, paths, args.batch_size, args.master, Path(scratch), args.repeats
+            model_dir, paths, args.batch_size, args.master, Path(scratch), args.repeats, args.conf
         )
         direct_cold, direct_warm, direct_texts = _direct(
             model_dir, paths, args.batch_size, args.direct_threads, args.repeats
