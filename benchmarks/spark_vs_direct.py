@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per side after the cold one (median)")
     args = parser.parse_args(argv)
 
+    for setting in args.conf:
+        if "=" not in setting or not setting.partition("=")[0]:
+            parser.error(f"--conf {setting!r}: expected KEY=VALUE")
     paths = val_lines(args.data, args.split, args.limit)
     if not paths:
         parser.error(f"no {args.split} lines under {args.data}")

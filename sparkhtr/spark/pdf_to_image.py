@@ -1,10 +1,9 @@
 """``PdfToImage``: one row per page of each PDF or multi-page TIFF, as Spark OCR's stage of that name.
 
-Why a list that is then exploded: a pandas UDF returns one value per input row, and a file's
-page numbers are one value (an array) that ``explode`` turns into rows while keeping the row's
-other columns; each page is then decoded by a second UDF (``pages_as_rows``). A file that cannot
-be read keeps one row, with a null page number and its message in ``errorCol``; a page that
-cannot be read gets its own error row.
+Why an array that is then exploded: a pandas UDF returns one value per input row, and a file's
+pages are one value (an array of image structs) that ``explode`` turns into rows while keeping
+the row's other columns. A file that cannot be read keeps one row, with a null page number and
+its message in ``errorCol``; a page that cannot be read gets its own error row.
 """
 
 from __future__ import annotations
@@ -22,17 +21,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import ArrayType, BinaryType, IntegerType, StringType, StructField, StructType
 
-from sparkhtr.io.documents import DEFAULT_DPI
-from sparkhtr.io.image import DEFAULT_MAX_PIXELS, ImageLimits
-from sparkhtr.spark.file_pages import PageSource, list_pages, read_file_page
+from sparkhtr.io.documents import DEFAULT_DPI, is_pdf, read_pages
+from sparkhtr.io.image import DEFAULT_MAX_PIXELS, ImageError, ImageLimits
 from sparkhtr.spark.image_struct import IMAGE_FIELDS, IMAGE_SCHEMA, ImageType, encode_image, invalid_image
 from sparkhtr.spark.params import HasErrorCol, HasImageType, HasInputOutputCols, HasMaxPixels, HasOriginCol
 from sparkhtr.spark.python_env import stage_python
 
-__all__ = ["PdfToImage", "HasPageNumCol", "pages_as_rows"]
+__all__ = ["PdfToImage", "HasPageNumCol", "decode_documents", "pages_as_rows"]
 
-PAGE_NUMBER_SCHEMA = StructType([StructField("pagenum", IntegerType(), True), StructField("error", StringType(), True)])
-PAGE_IMAGE_SCHEMA = StructType(IMAGE_SCHEMA.fields + [StructField("error", StringType(), True)])
+PAGE_SCHEMA = StructType(
+    IMAGE_SCHEMA.fields + [StructField("pagenum", IntegerType(), True), StructField("error", StringType(), True)]
+)
 
 
 class HasPageNumCol(Params):
@@ -48,46 +47,49 @@ class HasPageNumCol(Params):
         return self._set(pageNumCol=value)
 
 
-def _page_list_udf(pdf: bool) -> Any:
-    @pandas_udf(ArrayType(PAGE_NUMBER_SCHEMA))  # type: ignore[call-overload]
-    def page_list(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.Series]:
-        for contents, origins in batches:
-            yield pd.Series(
-                [
-                    [{"pagenum": n, "error": e} for n, e in list_pages(c, o if isinstance(o, str) else None, pdf)]
-                    for c, o in zip(contents, origins, strict=True)
-                ]
-            )
+def decode_documents(
+    contents: pd.Series, origins: pd.Series, image_type: int, limits: ImageLimits, dpi: int, pdf: bool = True
+) -> pd.Series:
+    """Each file -> a list of page dicts (image fields, pagenum, error); never an empty list.
 
-    return page_list
-
-
-def _page_images_udf(image_type: int, max_pixels: int, dpi: int, pdf: bool) -> Any:
-    @pandas_udf(PAGE_IMAGE_SCHEMA)  # type: ignore[call-overload]
-    def page_images(batches: Iterator[tuple[pd.Series, pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
-        limits = ImageLimits(max_pixels=max_pixels)
-        for contents, origins, pagenums in batches:
-            rows = []
-            for content, origin, pagenum in zip(contents, origins, pagenums, strict=True):
-                origin = origin if isinstance(origin, str) else None
-                page = None if pd.isna(pagenum) else int(pagenum)
-                image, error = read_file_page(content, origin, page, limits, dpi, pdf)
-                if image is None:
-                    rows.append({**invalid_image(origin), "error": error})
+    ``pdf=False`` (BinaryToImage): a PDF gets an error row that points to PdfToImage.
+    """
+    out: list[list[dict[str, Any]]] = []
+    for content, origin in zip(contents, origins, strict=True):
+        origin = origin if isinstance(origin, str) else None
+        label = origin or "<no origin>"
+        pages: list[dict[str, Any]] = []
+        try:
+            if content is None:
+                raise ImageError(f"{label}: no file content (null)")
+            if not pdf and is_pdf(content):
+                raise ImageError(f"{label}: a PDF, not an image; read PDFs with PdfToImage (one row per page)")
+            for page in read_pages(content, origin, limits, dpi):
+                if page.image is None:
+                    pages.append({**invalid_image(origin), "pagenum": page.number, "error": page.error})
                 else:
-                    rows.append({**encode_image(image, origin, image_type), "error": None})
-            yield pd.DataFrame(rows, columns=[f.name for f in PAGE_IMAGE_SCHEMA.fields])
+                    encoded = encode_image(page.image, origin, image_type)
+                    pages.append({**encoded, "pagenum": page.number, "error": None})
+        except ImageError as exc:
+            pages.append({**invalid_image(origin), "pagenum": None, "error": str(exc)})
+        except Exception as exc:  # one odd file must not fail the job
+            pages.append({**invalid_image(origin), "pagenum": None, "error": f"{label}: {type(exc).__name__}: {exc}"})
+        out.append(pages)
+    return pd.Series(out)
 
-    return page_images
+
+def _pages_udf(image_type: int, max_pixels: int, dpi: int, pdf: bool) -> Any:
+    @pandas_udf(ArrayType(PAGE_SCHEMA))  # type: ignore[call-overload]
+    def pages(batches: Iterator[tuple[pd.Series, pd.Series]]) -> Iterator[pd.Series]:
+        limits = ImageLimits(max_pixels=max_pixels)
+        for contents, origins in batches:
+            yield decode_documents(contents, origins, image_type, limits, dpi, pdf)
+
+    return pages
 
 
 def pages_as_rows(stage: Any, dataset: DataFrame, dpi: int, pdf: bool) -> DataFrame:
-    """The transform both stages share: ``inputCol`` -> one row per page (other columns kept).
-
-    Pages are listed in one UDF (exploded into rows) and decoded in another, so that Spark decodes
-    only what a later stage reads; ``PageSource`` in the image column's metadata lets the
-    recognizer read the files instead (file_pages.py says why).
-    """
+    """The transform both stages share: decode ``inputCol`` into one row per page (other columns kept)."""
     name, input_col = type(stage).__name__, stage.getInputCol()
     if input_col not in dataset.columns:
         raise ValueError(f"{name}: no column {input_col!r} (columns: {', '.join(dataset.columns)})")
@@ -96,27 +98,18 @@ def pages_as_rows(stage: Any, dataset: DataFrame, dpi: int, pdf: bool) -> DataFr
             f"{name}: column {input_col!r} is {dataset.schema[input_col].dataType.simpleString()}, "
             "not binary; read files with spark.read.format('binaryFile')"
         )
-    origin_col = stage.getOriginCol() if stage.getOriginCol() in dataset.columns else None
-    origin = F.col(origin_col).cast("string") if origin_col else F.lit(None).cast("string")
-    image_type = int(ImageType(stage.getImageType()))
-    source = PageSource(
-        stage.uid, input_col, origin_col, stage.getPageNumCol(), stage.getErrorCol(), image_type,
-        stage.getMaxPixels(), dpi, pdf,
-    )
-    listed, decoded = f"__sparkhtr_{stage.uid}", f"__sparkhtr_{stage.uid}_image"
-    page_list = _page_list_udf(pdf)
-    page_images = _page_images_udf(image_type, stage.getMaxPixels(), dpi, pdf)
-    with stage_python(dataset.sparkSession):  # the UDFs take the workers' Python when they are applied
-        exploded = dataset.withColumn(listed, F.explode(page_list(F.col(input_col), origin)))
-        pagenum = F.col(listed).getField("pagenum")
-        exploded = exploded.withColumn(decoded, page_images(F.col(input_col), origin, pagenum))
-    image = F.struct(*[F.col(decoded).getField(field).alias(field) for field in IMAGE_FIELDS])
+    origin_col = stage.getOriginCol()
+    origin = F.col(origin_col).cast("string") if origin_col in dataset.columns else F.lit(None).cast("string")
+    pages = _pages_udf(int(ImageType(stage.getImageType())), stage.getMaxPixels(), dpi, pdf)
+    tmp = f"__sparkhtr_{stage.uid}"
+    with stage_python(dataset.sparkSession):  # the UDF takes the workers' Python when it is applied
+        exploded = dataset.withColumn(tmp, F.explode(pages(F.col(input_col), origin)))
+    image = F.struct(*[F.col(tmp).getField(field).alias(field) for field in IMAGE_FIELDS])
     return (
-        exploded.withColumn(stage.getOutputCol(), image.alias(stage.getOutputCol(), metadata=source.metadata()))
-        .withColumn(stage.getPageNumCol(), pagenum.alias(stage.getPageNumCol(), metadata=source.tag()))
-        .withColumn(stage.getErrorCol(), F.coalesce(F.col(listed).getField("error"), F.col(decoded).getField("error")))
-        .withColumn(input_col, F.col(input_col).alias(input_col, metadata=source.tag()))
-        .drop(listed, decoded)
+        exploded.withColumn(stage.getOutputCol(), image)
+        .withColumn(stage.getPageNumCol(), F.col(tmp).getField("pagenum"))
+        .withColumn(stage.getErrorCol(), F.col(tmp).getField("error"))
+        .drop(tmp)
     )
 
 

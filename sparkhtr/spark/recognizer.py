@@ -30,7 +30,6 @@ from sparkhtr.io.image import DEFAULT_MAX_PIXELS
 from sparkhtr.model.files import load_config
 from sparkhtr.registry import resolve_model
 from sparkhtr.spark.detector import check_image_column, string_column
-from sparkhtr.spark.file_pages import PageSource, page_source
 from sparkhtr.spark.model_store import model_digest, model_file_paths, read_model_files
 from sparkhtr.spark.page_params import HasInputColsSetter, HasOutputFormat, HasPositionsCol, HasRegionsColumn
 from sparkhtr.spark.pages import PageOutput, read_pages_frame
@@ -54,13 +53,7 @@ from sparkhtr.spark.params import (
 from sparkhtr.spark.persistence import RecognizerReader, RecognizerWriter
 from sparkhtr.spark.python_env import stage_python
 from sparkhtr.spark.regions import LINE_POSITION_SCHEMA, OcrOutputFormat, is_regions_type
-from sparkhtr.spark.worker import (
-    ModelSpec,
-    get_recognizer,
-    recognize_files_frame,
-    recognize_frame,
-    set_task_threads,
-)
+from sparkhtr.spark.worker import ModelSpec, get_recognizer, recognize_frame, set_task_threads
 from sparkhtr.text.decoders import model_languages as languages
 
 __all__ = ["ImageHandwrittenTextRecognizer", "model_languages"]
@@ -112,20 +105,13 @@ def check_lang(source: Path, lang: str | None, decoder: str) -> str | None:
     return lang
 
 
-def _recognize_udf(
-    spec: ModelSpec, files: Any, batch_size: int, num_threads: int, paragraph: bool, pages: PageSource | None
-) -> Any:
-    """The UDF over image structs, or over (content, origin, pagenum) when ``pages`` says where they came from."""
-
+def _recognize_udf(spec: ModelSpec, files: Any, batch_size: int, num_threads: int, paragraph: bool) -> Any:
     @pandas_udf(RESULT_SCHEMA)  # type: ignore[call-overload]
     def recognize(batches: Iterator[tuple[pd.DataFrame, pd.Series]]) -> Iterator[pd.DataFrame]:
         threads = set_task_threads(num_threads)
         recognizer = get_recognizer(spec, lambda: files.value, num_threads=threads)
         for images, upstream_errors in batches:
-            if pages is None:
-                yield recognize_frame(recognizer, images, upstream_errors, batch_size, paragraph=paragraph)
-            else:
-                yield recognize_files_frame(recognizer, images, upstream_errors, pages, batch_size, None, paragraph)
+            yield recognize_frame(recognizer, images, upstream_errors, batch_size, paragraph=paragraph)
 
     return recognize
 
@@ -306,15 +292,9 @@ class ImageHandwrittenTextRecognizer(
         output = PageOutput(positions_col is not None, self.getOutputFormat() == OcrOutputFormat.HOCR.value)
         tmp = f"__sparkhtr_{self.uid}"
         if regions_col is None and output == PageOutput():  # one line per image, as Spark OCR's stage
-            # Straight from BinaryToImage / PdfToImage: read the files, not the structs (file_pages.py).
-            pages = page_source(dataset.schema, input_col)
-            if pages is not None and self.getInputErrorCol() == pages.error:
-                upstream = F.lit(None).cast("string")  # reading the files again gives the same messages
-            images = pages.columns(dataset.columns) if pages is not None else dataset[input_col]
-            batch_size, threads, paragraph = self.getBatchSize(), self.getNumThreads(), self.getParagraph()
-            recognize = _recognize_udf(spec, files, batch_size, threads, paragraph, pages)
+            recognize = _recognize_udf(spec, files, self.getBatchSize(), self.getNumThreads(), self.getParagraph())
             with stage_python(spark):  # the UDF takes the workers' Python when it is applied to its columns
-                result = dataset.withColumn(tmp, recognize(images, upstream))
+                result = dataset.withColumn(tmp, recognize(dataset[input_col], upstream))
         else:
             layout = "regions" if regions_col else "paragraph" if self.getParagraph() else "line"
             read = _pages_udf(spec, files, self.getBatchSize(), self.getNumThreads(), layout, output)

@@ -18,8 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sparkhtr.inference.recognizer import Recognizer
-from sparkhtr.io.image import ImageError, ImageLimits, load_image
-from sparkhtr.spark.file_pages import PageSource, read_file_page
+from sparkhtr.io.image import ImageError, ImageLimits
 from sparkhtr.spark.image_struct import IMAGE_FIELDS, struct_to_image
 from sparkhtr.spark.model_store import materialize_model
 
@@ -28,7 +27,6 @@ __all__ = [
     "get_recognizer",
     "set_task_threads",
     "recognize_frame",
-    "recognize_files_frame",
     "image_records",
     "named_error",
 ]
@@ -112,58 +110,11 @@ def recognize_frame(
     """Recognize one Arrow batch of image structs -> columns text, confidence, error (same rows, same order).
 
     ``paragraph``: each image holds several lines, found and read one image at a time.
+
+    Rows are decoded and recognized ``chunk_size`` at a time (lines of similar width share a
+    forward pass inside a chunk) so that memory stays bounded whatever Arrow's batch size is.
     """
     records = image_records(images)
-    return _recognize_rows(
-        recognizer,
-        records,
-        lambda i: struct_to_image(records[i], recognizer.limits, prefer_gray=True),
-        upstream_errors,
-        batch_size,
-        chunk_size,
-        paragraph,
-    )
-
-
-def recognize_files_frame(
-    recognizer: Recognizer,
-    files: pd.DataFrame,
-    upstream_errors: pd.Series | None,
-    source: PageSource,
-    batch_size: int,
-    chunk_size: int | None = None,
-    paragraph: bool = False,
-) -> pd.DataFrame:
-    """``recognize_frame`` for rows whose pages are read from their files (columns content, origin,
-    pagenum; see file_pages.py): the same images, texts and messages, without the image structs."""
-    origins = [o if isinstance(o, str) and o else None for o in files["origin"]]
-    records: list[dict[str, Any] | None] = [{"origin": origin} for origin in origins]
-    limits = ImageLimits(max_pixels=source.max_pixels)
-
-    def read(i: int) -> Any:
-        pagenum = files["pagenum"].iloc[i]
-        page = None if pd.isna(pagenum) else int(pagenum)
-        image, error = read_file_page(files["content"].iloc[i], origins[i], page, limits, source.dpi, source.pdf)
-        if image is None:
-            raise ImageError(error or f"{origins[i]}: no image")
-        # The recognizer's own limits, checked as struct_to_image checks them, in the same words.
-        return load_image(image, recognizer.limits, name=origins[i] or "<image without origin>")
-
-    return _recognize_rows(recognizer, records, read, upstream_errors, batch_size, chunk_size, paragraph)
-
-
-def _recognize_rows(
-    recognizer: Recognizer,
-    records: list[dict[str, Any] | None],
-    read: Callable[[int], Any],
-    upstream_errors: pd.Series | None,
-    batch_size: int,
-    chunk_size: int | None,
-    paragraph: bool,
-) -> pd.DataFrame:
-    """Rows are read (``read(i)``: an image, or ``ImageError``) and recognized ``chunk_size`` at a
-    time (lines of similar width share a forward pass inside a chunk), so that memory stays
-    bounded whatever Arrow's batch size is."""
     count = len(records)
     texts: list[str | None] = [None] * count
     confidences: list[float | None] = [None] * count
@@ -175,7 +126,7 @@ def _recognize_rows(
         decoded = []
         for i in range(start, min(start + chunk_size, count)):
             try:
-                decoded.append(read(i))
+                decoded.append(struct_to_image(records[i], recognizer.limits, prefer_gray=True))
                 rows.append(i)
             except ImageError as exc:
                 errors[i] = upstream[i] if isinstance(upstream[i], str) and upstream[i] else str(exc)

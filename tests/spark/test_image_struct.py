@@ -100,3 +100,28 @@ def test_invalid_struct_and_null_row() -> None:
         struct_to_image(invalid_image("file:/a.png"))
     with pytest.raises(ImageError, match="no image in this row"):
         struct_to_image(None)
+
+
+@pytest.mark.parametrize("mode", [ImageType.TYPE_3BYTE_BGR, ImageType.TYPE_4BYTE_ABGR, 16, 24])
+def test_gray_pages_take_the_short_way_with_the_same_pixels(rgb_image: Image.Image, mode: int) -> None:
+    """A gray page goes into a BGR struct without an RGB copy, and ``prefer_gray`` reads a struct
+    whose channels are equal back as "L": the pixels the recognizer's RGB->L conversion would give."""
+    gray = rgb_image.convert("L")
+    struct = encode_image(gray, "o", ImageType.TYPE_3BYTE_BGR)
+    assert struct["data"] == np.asarray(gray.convert("RGB"))[:, :, ::-1].tobytes()
+    planes = np.frombuffer(struct["data"], np.uint8).reshape(7, 11, 3)
+    if mode in (ImageType.TYPE_4BYTE_ABGR, 24):  # an opaque alpha channel, first (ABGR) or last (BGRA)
+        alpha = np.full((7, 11, 1), 255, np.uint8)
+        planes = np.concatenate([alpha, planes] if mode == ImageType.TYPE_4BYTE_ABGR else [planes, alpha], axis=2)
+    struct = {**struct, "mode": int(mode), "nChannels": planes.shape[2], "data": planes.tobytes()}
+    read = struct_to_image(struct, prefer_gray=True)
+    assert read.mode == "L" and np.array_equal(np.asarray(read), np.asarray(gray))
+    assert np.array_equal(np.asarray(struct_to_image(struct).convert("L")), np.asarray(gray))
+
+
+def test_prefer_gray_keeps_color_and_transparency(rgb_image: Image.Image) -> None:
+    struct = encode_image(rgb_image, "o", ImageType.TYPE_3BYTE_BGR)
+    assert struct_to_image(struct, prefer_gray=True).mode == "RGB"  # channels differ: color kept
+    bgra = np.zeros((3, 4, 4), np.uint8)  # equal color channels, but transparent: composited as before
+    struct = {"origin": "o", "height": 3, "width": 4, "nChannels": 4, "mode": 24, "data": bgra.tobytes()}
+    assert (np.asarray(struct_to_image(struct, prefer_gray=True)) == 255).all()

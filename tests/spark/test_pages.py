@@ -102,7 +102,7 @@ def rows(spark: SparkSession, page_dir: Path, pipeline: PipelineModel) -> dict:
 def test_each_stage_runs_once_per_row(spark: SparkSession, page_dir: Path, pipeline: PipelineModel) -> None:
     out = pipeline.transform(spark.read.format("binaryFile").load(str(page_dir)))
     plan = out._jdf.queryExecution().executedPlan().toString()
-    for udf, count in (("page_list", 1), ("page_images", 1), ("detect", 1), ("read_pages", 2), ("draw", 1)):
+    for udf, count in (("pages", 1), ("detect", 1), ("read_pages", 2), ("draw", 1)):
         assert plan.count(f"ArrowEvalPython [{udf}(") == count, udf
 
 
