@@ -64,7 +64,10 @@ def test_the_script_writes_a_dataset_of_capital_lines(copiste_dir, tmp_path):
         text = text_file.read_text("utf-8").strip()
         assert text == text.upper() and 2 <= len(text.split()) <= 6
         image = np.asarray(Image.open(text_file.with_suffix(".png")))
-        assert image.shape[0] >= 20 and (image < 128).mean() > 0.01
+        # Ink, not a blank crop: half the lines are set small in a tall crop (ink in 22-40 % of the
+        # rows), where a line of thin capitals darkens under 1 % of the pixels.
+        assert image.shape[0] >= 20 and (image < 128).mean() > 0.004
+        assert (image < 128).any(axis=1).sum() >= 10
     assert (out / "preview.png").stat().st_size > 1000
     from sparkhtr.data.datasets import open_dataset
 
