@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per side after the cold one (median)")
     args = parser.parse_args(argv)
 
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1 (the warm runs that are compared)")
     for setting in args.conf:
         if "=" not in setting or not setting.partition("=")[0]:
             parser.error(f"--conf {setting!r}: expected KEY=VALUE")
