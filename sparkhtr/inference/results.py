@@ -51,6 +51,15 @@ class ParagraphLine:
     box: LineBox  # where the line is in the paragraph image
     result: RecognitionResult  # its characters' x0/x1 are relative to box.x0
 
+    @classmethod
+    def read_from(cls, box: LineBox, result: RecognitionResult, image_size: tuple[int, int]) -> ParagraphLine:
+        """``result``, read from ``box.crop(image)``, placed in ``box``: a crop that begins left of the
+        box (a page line's, cut with paper around it) moves its characters' x ranges by as much."""
+        shift = box.crop_left(image_size) - box.x0
+        if shift and result.chars:
+            result.chars = [CharResult(c.char, c.confidence, c.x0 + shift, c.x1 + shift) for c in result.chars]
+        return cls(box, result)
+
     def to_dict(self) -> dict:
         return {"box": self.box.to_list(), **{k: v for k, v in self.result.to_dict().items() if k != "path"}}
 

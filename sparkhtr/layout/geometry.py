@@ -9,12 +9,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sparkhtr.io.image import MIN_SIDE
 
-__all__ = ["Box", "finite", "parse_points", "polygon_box", "check_box", "fit_box"]
+__all__ = ["Box", "Outline", "finite", "parse_points", "polygon_box", "check_box", "fit_box"]
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom; right/bottom exclusive
+
+
+class Outline(NamedTuple):
+    """A line's polygon and its box: what a reader found for a line that has an outline."""
+
+    box: Box
+    points: tuple[tuple[float, float], ...]
 
 _SEPARATORS = re.compile(r"[\s,]+")
 

@@ -38,6 +38,10 @@ class LineBox:
     def crop(self, image: Image.Image) -> Image.Image:
         return image.crop((self.x0, self.y0, self.x1, self.y1))
 
+    def crop_left(self, image_size: tuple[int, int]) -> int:
+        """The x, in the image, where ``crop``'s output begins."""
+        return self.x0
+
     def to_list(self) -> list[int]:
         return [self.x0, self.y0, self.x1, self.y1]
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from sparkhtr.layout.geometry import fit_box, polygon_box
+from sparkhtr.layout.geometry import polygon_box
 from sparkhtr.layout.ink import page_ink
+from sparkhtr.layout.line_crop import cut_line, outline_box
 from sparkhtr.layout.lines import LineBox
 from sparkhtr.layout.order import reading_order
 from sparkhtr.layout.strips import Chain, find_chains
@@ -58,9 +59,13 @@ class PageLine(LineBox):
     region: int = 0
 
     def crop(self, image: Image.Image) -> Image.Image:
-        """The polygon's bounding box, cut the way the PAGE and ALTO training readers cut lines."""
-        box = fit_box(polygon_box(self.polygon), image.size) if self.polygon else None
-        return image.crop(box) if box is not None else super().crop(image)
+        """The line cut by its polygon (``line_crop.cut_line``: what the model learnt from, and how the
+        PAGE and ALTO training readers cut lines); a line without one, by its box."""
+        return cut_line(image, self.polygon) if self.polygon else super().crop(image)
+
+    def crop_left(self, image_size: tuple[int, int]) -> int:
+        box = outline_box(self.polygon, image_size) if self.polygon else None
+        return box[0] if box is not None else self.x0
 
     def to_dict(self) -> dict:
         return {"box": self.to_list(), "polygon": [list(p) for p in self.polygon],

@@ -79,7 +79,7 @@ def _read_regions(
             problems.append(f"region {k}: outside the image or empty")
             continue
         result = next(read)
-        out.append(ParagraphLine(line, result))
+        out.append(ParagraphLine.read_from(line, result, picture.size))
         if result.error:
             problems.append(f"region {k}: {result.error}")
     return ParagraphResult(None, out), problems

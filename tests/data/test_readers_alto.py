@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from sparkhtr.data.datasets import read_dataset
 from sparkhtr.data.readers import ReaderWarning, read_alto, skip_counts
 from sparkhtr.io.image import ImageError
+from sparkhtr.layout.line_crop import LINE_PAD
 
 NS_V2 = "http://www.loc.gov/standards/alto/ns-v2#"
 NS_V4 = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -77,9 +78,12 @@ def test_lines_texts_and_crops(tmp_path: Path, ns: str | None) -> None:
     assert samples[0].source == tmp_path / "page.xml"
     for i, sample in enumerate(samples):
         left, top, right, bottom = BOXES[i]
+        pad = LINE_PAD if i else 0  # line 1 is a box, cut as it is; lines 2 and 3 are cut by their polygons
         crop = sample.load()
-        assert crop.size == (right - left, bottom - top)
-        assert crop.getextrema() == (50 + 40 * i, 50 + 40 * i)  # exactly the painted box
+        assert crop.size == (right - left + 2 * pad, bottom - top + 2 * pad)
+        inner = crop.crop((pad, pad, pad + right - left, pad + bottom - top))
+        assert inner.getextrema() == (50 + 40 * i, 50 + 40 * i)  # exactly the painted box
+        assert crop.getextrema() == (50 + 40 * i, 255 if pad else 50 + 40 * i)  # and the paper around it
     assert skip_counts(report) == {"empty-text": 1}
     assert report[0].startswith("empty-text: page_l4")
 
@@ -92,6 +96,8 @@ def test_mm10_units_are_scaled_to_the_image(tmp_path: Path) -> None:
     crop = samples[0].load()
     assert crop.size == (2 * (right - left), 2 * (bottom - top))
     assert crop.getextrema() == (50, 50)
+    # A polygon's points are scaled too: x 30..329 and y 120..169 become 60..658 and 240..338.
+    assert samples[1].load().size == (658 - 60 + 1 + 2 * LINE_PAD, 338 - 240 + 1 + 2 * LINE_PAD)
 
 
 def test_image_lookup_drop_chars_and_split(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from sparkhtr.data.datasets import read_dataset
 from sparkhtr.data.readers import ReaderWarning, read_pagexml, skip_counts
 from sparkhtr.io.image import ImageError
+from sparkhtr.layout.line_crop import LINE_PAD
 
 NS_2013 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"
 NS_2019 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
@@ -79,9 +80,11 @@ def test_lines_boxes_and_texts(tmp_path: Path, ns: str | None) -> None:
     assert samples[0].source == tmp_path / "page" / "p001.xml"
     for i, sample in enumerate(samples):
         x0, y0, x1, y1 = RECTS[i]
-        crop = sample.load()
-        assert crop.size == (x1 - x0 + 1, y1 - y0 + 1)
-        assert crop.getextrema() == (40 + 30 * i, 40 + 30 * i)  # exactly the painted rectangle
+        crop = sample.load()  # cut by the polygon: its box, LINE_PAD around it painted with the paper
+        assert crop.size == (x1 - x0 + 1 + 2 * LINE_PAD, y1 - y0 + 1 + 2 * LINE_PAD)
+        inner = crop.crop((LINE_PAD, LINE_PAD, LINE_PAD + x1 - x0 + 1, LINE_PAD + y1 - y0 + 1))
+        assert inner.getextrema() == (40 + 30 * i, 40 + 30 * i)  # exactly the painted rectangle
+        assert crop.getextrema() == (40 + 30 * i, 255)
     assert skip_counts(report) == {"empty-text": 1}
     assert report[0].startswith("empty-text: p001_r1l3")
 
@@ -129,7 +132,7 @@ def test_page_2009_point_elements_and_missing_ids(tmp_path: Path) -> None:
     report: list[str] = []
     samples = read_pagexml(tmp_path, report=report)
     assert [(s.id, s.text) for s in samples] == [("old_l0", "alt")]
-    assert samples[0].load().size == (300, 40)
+    assert samples[0].load().size == (300 + 2 * LINE_PAD, 40 + 2 * LINE_PAD)
     assert skip_counts(report) == {"bad-box": 1}
 
 
@@ -150,7 +153,7 @@ def test_image_lookup_url_image_dir_and_stem(tmp_path: Path) -> None:
     assert read_pagexml(tmp_path / "layout" / "page" / "e.xml")[0].load.path == tmp_path / "layout" / "e.png"
     for sample in samples:
         crop = sample.load()
-        assert crop.mode == "RGB" and crop.size == (300, 40)
+        assert crop.mode == "RGB" and crop.size == (300 + 2 * LINE_PAD, 40 + 2 * LINE_PAD)
 
 
 def test_missing_image_is_reported_or_raises_naming_it(tmp_path: Path) -> None:
@@ -201,7 +204,7 @@ def test_duplicate_ids_unique_pickle_and_registry(tmp_path: Path) -> None:
     samples = read_dataset("page", tmp_path)
     assert [s.id for s in samples] == ["p_x", "p_x#2"]
     clone = pickle.loads(pickle.dumps(samples[1]))
-    assert clone.load().size == samples[1].load().size == (300, 40)
+    assert clone.load().size == samples[1].load().size == (300 + 2 * LINE_PAD, 40 + 2 * LINE_PAD)
     with pytest.raises(FileNotFoundError):
         read_pagexml(tmp_path / "missing")
     (tmp_path / "empty").mkdir()

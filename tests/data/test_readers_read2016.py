@@ -11,6 +11,7 @@ from sparkhtr.data.datasets import read_dataset
 from sparkhtr.data.readers import read_read2016, skip_counts
 from sparkhtr.data.readers.read2016 import split_from_folder
 from sparkhtr.io.image import ImageError
+from sparkhtr.layout.line_crop import LINE_PAD
 
 NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2013-07-15"
 PAGE_SIZE = (640, 480)
@@ -79,8 +80,9 @@ def test_splits_texts_and_crops(tmp_path: Path) -> None:
     assert by_id["Seite0101_r1l1"].split == "val"
     assert by_id["Seite0201_r1l1"].split == "test"
     crop = by_id["Seite0001_r1l1"].load()
-    assert crop.mode == "RGB" and crop.size == (571, 31)
-    assert by_id["Seite0001_r1l4"].load().size == (410 - 28 + 1, 245 - 205 + 1)  # box of the slanted polygon
+    # Cut by their polygons: the box and LINE_PAD around it.
+    assert crop.mode == "RGB" and crop.size == (571 + 2 * LINE_PAD, 31 + 2 * LINE_PAD)
+    assert by_id["Seite0001_r1l4"].load().size == (410 - 28 + 1 + 2 * LINE_PAD, 245 - 205 + 1 + 2 * LINE_PAD)
     assert report == [f"empty-text: Seite0001_r1l3 ({root / 'PublicData' / 'Training' / 'page' / 'Seite0001.xml'})"]
     assert all("¬" not in s.text for s in samples)
 

@@ -13,7 +13,7 @@ from sparkhtr.io.image import PAGE_LIMITS, load_image
 from sparkhtr.layout import PageLine, find_page_lines
 from sparkhtr.layout.components import components
 from sparkhtr.layout.evaluate import match_lines, order_by_truth, overlaps, page_cer, read_alto_lines
-from sparkhtr.layout.geometry import fit_box, polygon_box
+from sparkhtr.layout.line_crop import cut_line, outline_box
 
 PAGES = Path(os.environ["SPARKHTR_SHARED"]) / "data" / "pages_cremma_mss19_fr" / "pages"
 
@@ -69,11 +69,13 @@ def test_lines_are_well_formed(found, name):
         assert [x for x, _ in line.baseline] == sorted(x for x, _ in line.baseline)  # left to right
 
 
-def test_crop_is_the_training_readers_crop(found):
+def test_crop_is_cut_by_the_polygon(found):
     image, lines, _ = found[CASES[0][0]]
     for line in lines[:5]:
-        box = fit_box(polygon_box(line.polygon), image.size)
-        assert line.crop(image).size == (box[2] - box[0], box[3] - box[1])
+        box = outline_box(line.polygon, image.size)
+        crop = line.crop(image)
+        assert crop.size == (box[2] - box[0], box[3] - box[1])  # the polygon's box and LINE_PAD around it
+        assert crop.tobytes() == cut_line(image, line.polygon).tobytes()
         assert line.to_dict()["polygon"] == [list(p) for p in line.polygon]
 
 

@@ -33,7 +33,7 @@ from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
 from sparkhtr.io.alto import alto_line_text
 from sparkhtr.io.xml import child, descendants, local_name
-from sparkhtr.layout.geometry import Box, parse_points, polygon_box
+from sparkhtr.layout.geometry import Box, Outline, parse_points, polygon_box
 from sparkhtr.text.charset import clean_text
 
 __all__ = ["read_alto", "alto_line_box"]
@@ -50,14 +50,15 @@ def _float(element: ET.Element, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def alto_line_box(line: ET.Element) -> Box | None:
-    """Polygon bounding box if the line has ``Shape/Polygon``, else its HPOS/VPOS/WIDTH/HEIGHT rectangle."""
+def alto_line_box(line: ET.Element) -> Outline | Box | None:
+    """The outline (with its box) if the line has ``Shape/Polygon``, else its HPOS/VPOS/WIDTH/HEIGHT rectangle."""
     shape = child(line, "Shape")
     polygon = child(shape, "Polygon") if shape is not None else None
     if polygon is not None and polygon.attrib.get("POINTS"):
-        box = polygon_box(parse_points(polygon.attrib["POINTS"]))  # ValueError on a bad point: bad-box
+        points = parse_points(polygon.attrib["POINTS"])  # ValueError on a bad point: bad-box
+        box = polygon_box(points)
         if box is not None:
-            return box
+            return Outline(box, tuple(points))
     hpos, vpos, width, height = (_float(line, k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
     if hpos is None or vpos is None or width is None or height is None or width <= 0 or height <= 0:
         return None
@@ -66,7 +67,7 @@ def alto_line_box(line: ET.Element) -> Box | None:
     return (hpos, vpos, hpos + width, vpos + height)
 
 
-def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Box | str:
+def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Outline | Box | str:
     """The line's box, or the ``bad-box`` detail: it has none, or its unit cannot be scaled onto the image."""
     box = alto_line_box(line)
     if box is None:

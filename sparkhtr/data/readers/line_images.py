@@ -6,6 +6,7 @@ The loaders are small picklable callables, so sample lists can cross to DataLoad
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -16,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from sparkhtr.io.image import PAGE_LIMITS, ImageError, ImageLimits, load_image
 from sparkhtr.layout.geometry import Box, fit_box
+from sparkhtr.layout.line_crop import cut_line
 
 __all__ = ["probe_image", "LineFile", "PageCrop", "PageChecker"]
 
@@ -94,16 +96,19 @@ class LineFile:
 
 @dataclass(frozen=True)
 class PageCrop:
-    """Loads a page image and crops one line box out of it (RIMES, PAGE, ALTO).
+    """Loads a page image and cuts one line out of it (RIMES, PAGE, ALTO).
 
     ``box`` is (left, top, right, bottom) with right/bottom exclusive, in the page's pixel coordinates, or in a
-    ``ref_size`` coordinate space (ALTO in mm10/inch1200) that is scaled onto the actual image size.
+    ``ref_size`` coordinate space (ALTO in mm10/inch1200) that is scaled onto the actual image size. A line with a
+    ``polygon`` (same coordinates) is cut by it, as ``sparkhtr.layout.line_crop.cut_line`` cuts the lines of a
+    page at inference, so that a model trains on the crops it will read; one without, by its box.
     """
 
     path: Path
     box: Box
     sample_id: str
     ref_size: tuple[float, float] | None = None
+    polygon: tuple[tuple[float, float], ...] = ()
 
     def __call__(self) -> Image.Image:
         try:
@@ -116,7 +121,17 @@ class PageCrop:
                 f"{self.sample_id}: {self.path}: line box {self.box} is outside the "
                 f"{page.size[0]}x{page.size[1]} page or too small"
             )
-        return page.crop(crop)
+        if not self.polygon:
+            return page.crop(crop)
+        scale_x, scale_y = _scales(page.size, self.ref_size)
+        return cut_line(page, [(x * scale_x, y * scale_y) for x, y in self.polygon])
+
+
+def _scales(image_size: tuple[int, int], ref_size: tuple[float, float] | None) -> tuple[float, float]:
+    """Image pixels per ``ref_size`` unit, as ``fit_box`` scales (1, 1 without a usable ``ref_size``)."""
+    if ref_size is not None and all(math.isfinite(v) and v > 0 for v in ref_size):
+        return image_size[0] / ref_size[0], image_size[1] / ref_size[1]
+    return 1.0, 1.0
 
 
 class PageChecker:

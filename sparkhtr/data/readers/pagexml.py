@@ -33,14 +33,14 @@ from sparkhtr.data.readers.samples import PageLines
 from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
 from sparkhtr.io.xml import child, children, descendants, local_name
-from sparkhtr.layout.geometry import Box, finite, parse_points, polygon_box
+from sparkhtr.layout.geometry import Outline, finite, parse_points, polygon_box
 from sparkhtr.text.charset import clean_text
 
 __all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box"]
 
 
-def coords_box(element: ET.Element) -> Box | None:
-    """Bounding box of an element's ``Coords`` (points attribute, or PAGE 2009 ``Point`` children).
+def coords_box(element: ET.Element) -> Outline | None:
+    """Outline and bounding box of an element's ``Coords`` (points attribute, or PAGE 2009 ``Point`` children).
 
     Raises ValueError for a coordinate that is not a finite number (the line is then reported as
     ``bad-box`` and skipped; the file and the dataset go on)."""
@@ -56,11 +56,12 @@ def coords_box(element: ET.Element) -> Box | None:
             if "x" not in point.attrib or "y" not in point.attrib:
                 raise ValueError("a <Point> without x or y")
             points.append((finite(point.attrib["x"]), finite(point.attrib["y"])))
-    return polygon_box(points)
+    box = polygon_box(points)
+    return Outline(box, tuple(points)) if box is not None else None
 
 
-def _box_or_why(line: ET.Element) -> Box | str:
-    """The line's ``Coords`` box, or the ``bad-box`` detail when it has none."""
+def _box_or_why(line: ET.Element) -> Outline | str:
+    """The line's ``Coords`` outline, or the ``bad-box`` detail when it has none."""
     box = coords_box(line)
     return box if box is not None else "no Coords points"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from sparkhtr.data.readers.line_images import PageChecker, PageCrop
 from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
-from sparkhtr.layout.geometry import Box, check_box
+from sparkhtr.layout.geometry import Box, Outline, check_box
 
 __all__ = ["UniqueIds", "PageLines"]
 
@@ -51,7 +51,7 @@ class PageLines:
         self,
         line_id: str,
         text: str,
-        box: Callable[[], Box | str],
+        box: Callable[[], Box | Outline | str],
         image: Path,
         xml_path: Path,
         split: str,
@@ -59,8 +59,9 @@ class PageLines:
     ) -> None:
         """Keep one line as a ``LineSample`` cropped from ``image``, or report it as skipped.
 
-        ``text`` is already cleaned; an empty one is skipped. ``box`` returns the line's box (in ``ref_size``
-        coordinates if given, see ``PageCrop``) or why it has no usable one, for the ``bad-box`` report line. It is
+        ``text`` is already cleaned; an empty one is skipped. ``box`` returns the line's box or its outline (in
+        ``ref_size`` coordinates if given, see ``PageCrop``; a line with an outline is cut by it), or why it has no
+        usable one, for the ``bad-box`` report line. It is
         called only for a line with text, so an empty line is reported as ``empty-text`` without its coordinates
         ever being parsed (parsing can raise, e.g. on infinite ones).
         """
@@ -71,6 +72,9 @@ class PageLines:
             line_box = box()
         except (ValueError, OverflowError, TypeError) as exc:  # a coordinate no reader could use
             line_box = str(exc)
+        polygon: tuple[tuple[float, float], ...] = ()
+        if isinstance(line_box, Outline):
+            line_box, polygon = line_box.box, line_box.points
         if not isinstance(line_box, str):
             line_box = check_box(line_box) or line_box
         if isinstance(line_box, str):
@@ -82,5 +86,5 @@ class PageLines:
             self._skips.add(reason, line_id, image, detail)
             return
         sample_id = self._unique(line_id)
-        crop = PageCrop(image, line_box, sample_id, ref_size)
+        crop = PageCrop(image, line_box, sample_id, ref_size, polygon)
         self.samples.append(LineSample(sample_id, text, split, crop, xml_path))
