@@ -17,6 +17,7 @@ from sparkhtr.data.readers import read_alto, read_pagexml, skip_counts
 from sparkhtr.inference.recognizer import CharResult, ParagraphLine, ParagraphResult, RecognitionResult
 from sparkhtr.inference.xml_export import alto_xml, output_stems, page_xml, xml_safe
 from sparkhtr.layout import LineBox
+from sparkhtr.layout.line_crop import LINE_PAD
 
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 
@@ -57,7 +58,7 @@ def test_page_bad_coordinate_skips_the_line_and_keeps_the_file(page_dir, bad):
     samples = read_pagexml(root, report=report)
     assert [s.id for s in samples] == ["a_good", "a_also", "b_good"]
     assert skip_counts(report) == {"bad-box": 1} and "a_bad" in report[0] and bad in report[0]
-    assert samples[0].image().size == (width, y1 - y0)
+    assert samples[0].image().size == (width, y1 - y0 + 2 * LINE_PAD)  # cut by its polygon, pad clipped at the sides
 
 
 def test_nan_inside_a_points_list_no_longer_shifts_the_pairs(page_dir):
