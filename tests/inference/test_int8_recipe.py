@@ -85,6 +85,7 @@ def test_export_records_the_dev_cers_that_auto_reads(small_dataset: Path, tmp_pa
     printed = capsys.readouterr().out
     assert "calibrated on 16 lines" in printed and "backend='auto'" in printed
     gap = record["onnx"]["dev_cer"] - record["torch"]["dev_cer"]
+    assert gap <= 3.0, record  # int8 keeps the accuracy (CER points, on 8 lines)
     if not gpu_visible():
         assert choose_backend(model).backend == ("onnx" if gap <= 0.3 else "torch")
     assert config.items() <= json.loads((model / "config.json").read_text("utf-8")).items()  # every other key kept
