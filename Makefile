@@ -21,6 +21,7 @@ $(VENV)/.full: $(VENV)/.base
 
 demo: $(VENV)/.base
 	$(VENV)/bin/sparkhtr recognize examples/*.png
+	$(VENV)/bin/sparkhtr recognize --paragraph --lang fr examples/pages/*.jpg --draw seen/
 
 # Two pytest-xdist workers (CI has two cores): the Spark session's tests run together on one of
 # them (tests/conftest.py), everything else is shared out. `pytest -q` alone runs in one process.

@@ -30,12 +30,15 @@ def test_recognize_text_and_tsv(trained_model_dir, val_lines, capsys):
     assert 0 < float(confidence) <= 1
 
 
-def test_recognize_reads_folders_and_the_bundled_onnx_model(capsys):
+def test_recognize_reads_folders_and_the_bundled_onnx_model(tmp_path, capsys):
     """`sparkhtr recognize examples/`: every image below the folder, in order, with the bundled model;
-    the onnx backend (the model.int8.onnx shipped beside the weights) reads the same lines."""
+    the onnx backend (the model.int8.onnx shipped beside the weights) reads the same lines. (The
+    example lines without examples/pages/, whose page is read with --paragraph.)"""
+    import shutil
     from pathlib import Path
 
-    examples = Path(__file__).resolve().parents[2] / "examples"
+    examples = tmp_path / "examples"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples", examples, ignore=shutil.ignore_patterns("pages"))
     assert main(["recognize", str(examples), "--threads", "1"]) == 0
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [Path(path).name for path, _ in rows] == [p.name for p in sorted(examples.rglob("*.png"))]
@@ -333,3 +336,20 @@ def test_evaluate_several_datasets_prints_one_table(small_dataset, tmp_path, cap
     assert [row.split("|")[1].strip() for row in table[2:]] == [small_dataset.name, "other_set", "all"]
     assert all(row.split("|")[2].strip() == "1" for row in table[2:4]) and table[4].split("|")[2].strip() == "2"
     assert (tmp_path / "eval" / "other_set" / "summary.json").is_file()
+
+
+def test_the_example_page_reads_as_a_page(tmp_path, capsys):
+    """`sparkhtr recognize --paragraph examples/pages/*.jpg --draw DIR` (the README's page example):
+    its lines found, read in order, and the picture drawn."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    page = Path(__file__).resolve().parents[2] / "examples" / "pages" / "lettre-boudreau-tessier_001.jpg"
+    args = ["recognize", "--paragraph", "--lang", "fr", str(page), "--draw", str(tmp_path)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 15 <= len(lines) <= 22  # 18 lines of ink, the letter's date and number among them
+    assert sum(len(line) for line in lines) > 250
+    drawn = Image.open(tmp_path / "lettre-boudreau-tessier_001.lines.png")
+    assert drawn.height == Image.open(page).height and drawn.width > Image.open(page).width  # texts beside the page
