@@ -4,8 +4,8 @@
         [--no-read] [--decoder auto] [--kraken kraken_lines.json] [--cache /tmp/sparkhtr_pages]
 
 For each page (an image and its ALTO ground truth) and each method, the lines found are matched
-to the truth's polygons (precision, recall and F1 at polygon IoU >= 0.5), cropped the way the
-training readers crop page lines (``PageLine.crop``: the polygon's bounding box), read, and the
+to the truth's polygons (precision, recall and F1 at polygon IoU >= 0.5), cut the way the
+training readers cut page lines (``PageLine.crop``: by the polygon, paper painted around it), read, and the
 page's text (lines joined by newlines in the method's order) compared with the truth's (page
 CER). "order-free" first reorders the found lines by the truth line each overlaps most, so only
 missed, split, merged and badly cut lines cost. Methods:
