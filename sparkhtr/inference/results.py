@@ -49,7 +49,9 @@ class RecognitionResult:
 @dataclass
 class ParagraphLine:
     box: LineBox  # where the line is in the paragraph image
-    result: RecognitionResult  # its characters' x0/x1 are relative to box.x0
+    # Its characters' x0/x1 are relative to box.x0; a page line's may reach a few pixels outside the
+    # box (into the paper cut with it: line_crop.LINE_PAD), which word boxes clamp.
+    result: RecognitionResult
 
     @classmethod
     def read_from(cls, box: LineBox, result: RecognitionResult, image_size: tuple[int, int]) -> ParagraphLine:

@@ -53,8 +53,11 @@ def cut_line(image: Image.Image, polygon: Sequence[tuple[float, float]], pad: in
     draw = ImageDraw.Draw(mask)
     draw.polygon(shifted, fill=255)
     if pad:
-        # The outline drawn 2 * pad + 1 wide reaches pad pixels out: a dilation, at the cost of one stroke.
-        draw.line([*shifted, shifted[0]], fill=255, width=2 * pad + 1, joint="curve")
+        # The outline drawn 2 * pad + 1 wide reaches pad pixels out, and a disc on each corner rounds
+        # the joints (Pillow's own round joints leave some corners flat): a dilation by pad, cheaply.
+        draw.line([*shifted, shifted[0]], fill=255, width=2 * pad + 1)
+        for x, y in shifted:
+            draw.ellipse((x - pad, y - pad, x + pad, y + pad), fill=255)
     inside = np.asarray(mask) > 0
     if not inside.any() or inside.all():
         return crop

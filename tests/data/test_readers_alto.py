@@ -78,12 +78,14 @@ def test_lines_texts_and_crops(tmp_path: Path, ns: str | None) -> None:
     assert samples[0].source == tmp_path / "page.xml"
     for i, sample in enumerate(samples):
         left, top, right, bottom = BOXES[i]
-        pad = LINE_PAD if i else 0  # line 1 is a box, cut as it is; lines 2 and 3 are cut by their polygons
+        # Every line is cut by its outline with LINE_PAD around it; line 1's outline is its HPOS/VPOS
+        # rectangle, whose corners count as pixels (one more column and row than WIDTH and HEIGHT).
+        extra = 1 if i == 0 else 0
         crop = sample.load()
-        assert crop.size == (right - left + 2 * pad, bottom - top + 2 * pad)
-        inner = crop.crop((pad, pad, pad + right - left, pad + bottom - top))
+        assert crop.size == (right - left + extra + 2 * LINE_PAD, bottom - top + extra + 2 * LINE_PAD)
+        inner = crop.crop((LINE_PAD, LINE_PAD, LINE_PAD + right - left, LINE_PAD + bottom - top))
         assert inner.getextrema() == (50 + 40 * i, 50 + 40 * i)  # exactly the painted box
-        assert crop.getextrema() == (50 + 40 * i, 255 if pad else 50 + 40 * i)  # and the paper around it
+        assert crop.getextrema() == (50 + 40 * i, 255)  # and the paper around it
     assert skip_counts(report) == {"empty-text": 1}
     assert report[0].startswith("empty-text: page_l4")
 
@@ -94,8 +96,9 @@ def test_mm10_units_are_scaled_to_the_image(tmp_path: Path) -> None:
     samples = read_alto(tmp_path / "scan.xml")
     left, top, right, bottom = BOXES[0]
     crop = samples[0].load()
-    assert crop.size == (2 * (right - left), 2 * (bottom - top))
-    assert crop.getextrema() == (50, 50)
+    assert crop.size == (2 * (right - left) + 1 + 2 * LINE_PAD, 2 * (bottom - top) + 1 + 2 * LINE_PAD)
+    inner = (LINE_PAD, LINE_PAD, LINE_PAD + 2 * (right - left), LINE_PAD + 2 * (bottom - top))
+    assert crop.crop(inner).getextrema() == (50, 50)
     # A polygon's points are scaled too: x 30..329 and y 120..169 become 60..658 and 240..338.
     assert samples[1].load().size == (658 - 60 + 1 + 2 * LINE_PAD, 338 - 240 + 1 + 2 * LINE_PAD)
 
@@ -109,7 +112,7 @@ def test_image_lookup_drop_chars_and_split(tmp_path: Path) -> None:
     _alto(tmp_path / "alto" / "b.xml", NS_V2, hyphen, filename=None)  # no fileName: the image with the stem
     samples = read_dataset("alto", tmp_path / "alto", split="val", drop_chars="¬")
     assert [(s.id, s.text, s.split) for s in samples] == [("a_x", "Ver", "val"), ("b_x", "Ver", "val")]
-    assert all(s.load().size == (400, 50) for s in samples)
+    assert all(s.load().size == (401 + 2 * LINE_PAD, 51 + 2 * LINE_PAD) for s in samples)  # BOXES[0], cut with its pad
     with pytest.raises(ValueError, match="split"):
         read_alto(tmp_path / "alto", split="training")
 
@@ -159,3 +162,14 @@ def test_malformed_and_foreign_files_do_not_stop_others(tmp_path: Path) -> None:
         samples = read_alto(tmp_path, report=report)
     assert len(samples) == 3
     assert skip_counts(report) == {"bad-xml": 1, "not-format": 1, "empty-text": 1}
+
+
+def test_an_outline_off_the_page_is_an_image_error_naming_the_line(tmp_path: Path) -> None:
+    """A box that lands on the page while its scaled outline does not (a wrong Page WIDTH/HEIGHT)."""
+    from sparkhtr.data.readers.line_images import PageCrop
+
+    _page_image(tmp_path / "page.png")
+    crop = PageCrop(tmp_path / "page.png", (0.0, 0.0, 120.0, 1.0), "page_l9", (20.0, 20.0),
+                    ((110.0, 0.2), (119.0, 0.2), (119.0, 0.5)))
+    with pytest.raises(ImageError, match="page_l9.*outside"):
+        crop()

@@ -103,7 +103,8 @@ def test_alto_bad_coordinates_skip_the_line_and_the_dataset_goes_on(page_dir, at
     )
     report: list[str] = []
     samples = open_dataset(f"alto:{root}", report=report)  # what `evaluate` and `train` open
-    assert [s.id for s in samples] == ["a_good"] and samples[0].image().size == (width, y1 - y0)
+    assert [s.id for s in samples] == ["a_good"]
+    assert samples[0].image().size == (width, y1 - y0 + 1 + 2 * LINE_PAD)  # its rectangle, cut with the pad
     assert skip_counts(report) == {"bad-box": 2}
 
 

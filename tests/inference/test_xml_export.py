@@ -10,6 +10,7 @@ from sparkhtr import Recognizer
 from sparkhtr.cli.main import main
 from sparkhtr.data.datasets import open_dataset
 from sparkhtr.io.image import PAGE_LIMITS, load_image
+from sparkhtr.layout.line_crop import LINE_PAD
 from sparkhtr.text.charset import normalize_text
 
 
@@ -67,3 +68,19 @@ def test_empty_paragraph_writes_a_valid_empty_page(tmp_path):
     for write, kind in ((page_xml, "page"), (alto_xml, "alto")):
         (tmp_path / "blank.xml").write_text(write(ParagraphResult("blank.png", []), "blank.png", 200, 100), "utf-8")
         assert open_dataset(f"{kind}:{tmp_path / 'blank.xml'}") == []
+
+
+def test_character_positions_are_placed_in_the_line_box(read_page):
+    """Each line is read from a crop that begins LINE_PAD left of its box (less at the page's edge):
+    its characters' x ranges are moved by as much, so they stay relative to the box."""
+    result, folder = read_page
+    image = load_image(folder / "page.png", PAGE_LIMITS)
+    recognizer = Recognizer.pretrained(decoder="greedy")
+    shifts = []
+    for line in result.lines:
+        alone = recognizer.recognize(line.box.crop(image))
+        shift = line.box.crop_left(image.size) - line.box.x0
+        assert -LINE_PAD <= shift <= 0 and alone.text == line.result.text
+        assert [c.x0 + shift for c in alone.chars] == pytest.approx([c.x0 for c in line.result.chars])
+        shifts.append(shift)
+    assert min(shifts) < 0  # some line was moved

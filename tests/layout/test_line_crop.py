@@ -10,8 +10,8 @@ from sparkhtr.inference.results import CharResult, ParagraphLine, RecognitionRes
 from sparkhtr.layout.line_crop import LINE_PAD, cut_line, outline_box
 from sparkhtr.layout.page import line_from_polygon
 
-PAPER, INK, NEIGHBOUR = 220, 20, 60
-# A slanted band: the line's outline on a 300 x 120 page.
+PAPER, INK, NEIGHBOUR, NEAR = 220, 20, 60, 90
+# A slanted band: the line's outline on a 300 x 120 page; its box with the pad is x 34..256, y 24..86.
 OUTLINE = [(40, 40), (240, 30), (250, 70), (50, 80)]
 
 
@@ -19,7 +19,10 @@ def _page(mode: str = "L") -> Image.Image:
     page = Image.new("L", (300, 120), PAPER)
     draw = ImageDraw.Draw(page)
     draw.rectangle((100, 50, 140, 60), fill=INK)  # the line's ink
-    draw.rectangle((45, 82 + LINE_PAD, 60, 110), fill=NEIGHBOUR)  # a descender of the line below, in the box
+    # The line below's ascender, inside the padded box but more than LINE_PAD under the outline
+    # (whose bottom edge runs from y 80 at x 50 to y 70 at x 250: y 72.5 at x 200).
+    draw.rectangle((190, 82, 210, 86), fill=NEIGHBOUR)
+    draw.point((150, 78), fill=NEAR)  # 3 px under the outline (y 75 at x 150): within the pad, kept
     return page.convert(mode)
 
 
@@ -35,13 +38,31 @@ def test_ink_inside_stays_and_what_lies_outside_becomes_paper():
     left, top = 40 - LINE_PAD, 30 - LINE_PAD
     assert (crop[50 - top : 61 - top, 100 - left : 141 - left] == INK).all()
     assert crop.min() == INK  # the only dark left is the line's own ink
-    assert NEIGHBOUR not in crop  # the neighbour's descender is painted over, with the paper's colour
-    assert crop[-1, 50 - left] == PAPER
+    assert NEIGHBOUR in np.asarray(page.crop(outline_box(OUTLINE, page.size)))  # in the box...
+    assert NEIGHBOUR not in crop  # ...but painted over, with the paper's colour
+    assert crop[84 - top, 200 - left] == PAPER
+    assert crop[78 - top, 150 - left] == NEAR  # what lies within the pad stays
 
 
 def test_rgb_pages_are_painted_per_band():
     crop = np.asarray(cut_line(_page("RGB"), OUTLINE))
-    assert crop.shape[2] == 3 and crop.min() == INK and crop[-1, 10].tolist() == [PAPER] * 3
+    assert crop.shape[2] == 3 and crop.min() == INK and NEIGHBOUR not in crop
+    assert crop[84 - 24, 200 - 34].tolist() == [PAPER] * 3
+
+
+def test_every_corner_of_the_outline_is_widened_alike():
+    """The widened outline is round at each corner, the first one (where the stroke closes) too: a
+    mark 4 px out on both axes (5.7 px away) is kept, one at the padded box's corner is painted."""
+    square = [(50, 50), (90, 50), (90, 70), (50, 70)]
+    page = Image.new("L", (150, 120), 200)
+    far = [(44, 44), (96, 44), (96, 76), (44, 76)]  # the padded box is x 44..96, y 44..76
+    near = [(46, 46), (94, 46), (94, 74), (46, 74)]
+    for point in far + near:
+        page.putpixel(point, 0)
+    crop = cut_line(page, square)
+    assert crop.size == (53, 33)
+    assert [crop.getpixel((x - 44, y - 44)) for x, y in far] == [200] * 4
+    assert [crop.getpixel((x - 44, y - 44)) for x, y in near] == [0] * 4
 
 
 def test_a_line_near_the_edge_is_clipped_and_a_line_off_the_page_refused():

@@ -76,6 +76,8 @@ def test_crop_is_cut_by_the_polygon(found):
         crop = line.crop(image)
         assert crop.size == (box[2] - box[0], box[3] - box[1])  # the polygon's box and LINE_PAD around it
         assert crop.tobytes() == cut_line(image, line.polygon).tobytes()
+        for x, y in line.baseline:  # inside the polygon: the page's own pixels
+            assert crop.getpixel((x - box[0], y - box[1])) == image.getpixel((x, y))
         assert line.to_dict()["polygon"] == [list(p) for p in line.polygon]
 
 

@@ -38,7 +38,7 @@ from sparkhtr.spark import (
 )
 from sparkhtr.spark.image_struct import encode_image, struct_to_image
 from sparkhtr.spark.pages import PageOutput, read_pages_frame
-from sparkhtr.spark.regions import line_to_region
+from sparkhtr.spark.regions import line_to_region, page_positions
 
 pytestmark = pytest.mark.spark
 
@@ -146,6 +146,11 @@ def test_positions_hold_every_line_and_word(rows: dict, direct: dict) -> None:
             assert " ".join(w.text for w in position.words) == " ".join(line.result.text.split())
             for word in position.words:
                 assert box.x0 <= word.x and word.x + word.width <= box.x1 and 0 <= word.confidence <= 1
+        # Word boxes placed as the Python API places them (characters moved from crop to line box).
+        expected = page_positions(page)
+        assert [[(w["x"], w["width"]) for w in p["words"]] for p in expected] == [
+            [(w.x, w.width) for w in p.words] for p in positions
+        ]
 
 
 def test_drawn_regions_keep_the_page_size_and_change_its_pixels(rows: dict) -> None:

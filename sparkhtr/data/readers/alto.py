@@ -36,7 +36,7 @@ from sparkhtr.io.xml import child, descendants, local_name
 from sparkhtr.layout.geometry import Box, Outline, parse_points, polygon_box
 from sparkhtr.text.charset import clean_text
 
-__all__ = ["read_alto", "alto_line_box"]
+__all__ = ["read_alto", "alto_line_box", "alto_line_outline"]
 
 _PIXEL_UNITS = ("", "pixel", "pixels", "px")
 
@@ -50,8 +50,9 @@ def _float(element: ET.Element, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def alto_line_box(line: ET.Element) -> Outline | Box | None:
-    """The outline (with its box) if the line has ``Shape/Polygon``, else its HPOS/VPOS/WIDTH/HEIGHT rectangle."""
+def alto_line_outline(line: ET.Element) -> Outline | None:
+    """The line's ``Shape/Polygon`` with its box, else its HPOS/VPOS/WIDTH/HEIGHT rectangle as a
+    four-corner outline (so that every line of a file is cut the same way: ``PageCrop``)."""
     shape = child(line, "Shape")
     polygon = child(shape, "Polygon") if shape is not None else None
     if polygon is not None and polygon.attrib.get("POINTS"):
@@ -62,14 +63,21 @@ def alto_line_box(line: ET.Element) -> Outline | Box | None:
     hpos, vpos, width, height = (_float(line, k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
     if hpos is None or vpos is None or width is None or height is None or width <= 0 or height <= 0:
         return None
-    if not (math.isfinite(hpos + width) and math.isfinite(vpos + height)):
+    right, bottom = hpos + width, vpos + height
+    if not (math.isfinite(right) and math.isfinite(bottom)):
         return None
-    return (hpos, vpos, hpos + width, vpos + height)
+    return Outline((hpos, vpos, right, bottom), ((hpos, vpos), (right, vpos), (right, bottom), (hpos, bottom)))
 
 
-def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Outline | Box | str:
-    """The line's box, or the ``bad-box`` detail: it has none, or its unit cannot be scaled onto the image."""
-    box = alto_line_box(line)
+def alto_line_box(line: ET.Element) -> Box | None:
+    """Polygon bounding box if the line has ``Shape/Polygon``, else its HPOS/VPOS/WIDTH/HEIGHT rectangle."""
+    outline = alto_line_outline(line)
+    return outline.box if outline is not None else None
+
+
+def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Outline | str:
+    """The line's outline, or the ``bad-box`` detail: it has none, or its unit cannot be scaled onto the image."""
+    box = alto_line_outline(line)
     if box is None:
         return "no Shape/Polygon and no HPOS/VPOS/WIDTH/HEIGHT"
     if unit not in _PIXEL_UNITS and ref_size is None:

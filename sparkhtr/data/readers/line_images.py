@@ -124,7 +124,10 @@ class PageCrop:
         if not self.polygon:
             return page.crop(crop)
         scale_x, scale_y = _scales(page.size, self.ref_size)
-        return cut_line(page, [(x * scale_x, y * scale_y) for x, y in self.polygon])
+        try:
+            return cut_line(page, [(x * scale_x, y * scale_y) for x, y in self.polygon])
+        except ValueError as exc:  # a box on the page but its outline off it (a wrong ALTO page size)
+            raise ImageError(f"{self.sample_id}: {self.path}: {exc}") from exc
 
 
 def _scales(image_size: tuple[int, int], ref_size: tuple[float, float] | None) -> tuple[float, float]:

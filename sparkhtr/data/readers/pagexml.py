@@ -33,13 +33,13 @@ from sparkhtr.data.readers.samples import PageLines
 from sparkhtr.data.readers.skips import Skips
 from sparkhtr.data.sample import LineSample
 from sparkhtr.io.xml import child, children, descendants, local_name
-from sparkhtr.layout.geometry import Outline, finite, parse_points, polygon_box
+from sparkhtr.layout.geometry import Box, Outline, finite, parse_points, polygon_box
 from sparkhtr.text.charset import clean_text
 
-__all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box"]
+__all__ = ["read_pagexml", "read_page_files", "line_text", "coords_box", "coords_outline"]
 
 
-def coords_box(element: ET.Element) -> Outline | None:
+def coords_outline(element: ET.Element) -> Outline | None:
     """Outline and bounding box of an element's ``Coords`` (points attribute, or PAGE 2009 ``Point`` children).
 
     Raises ValueError for a coordinate that is not a finite number (the line is then reported as
@@ -60,10 +60,16 @@ def coords_box(element: ET.Element) -> Outline | None:
     return Outline(box, tuple(points)) if box is not None else None
 
 
+def coords_box(element: ET.Element) -> Box | None:
+    """Bounding box of an element's ``Coords`` (``coords_outline``'s box); ValueError as there."""
+    outline = coords_outline(element)
+    return outline.box if outline is not None else None
+
+
 def _box_or_why(line: ET.Element) -> Outline | str:
     """The line's ``Coords`` outline, or the ``bad-box`` detail when it has none."""
-    box = coords_box(line)
-    return box if box is not None else "no Coords points"
+    outline = coords_outline(line)
+    return outline if outline is not None else "no Coords points"
 
 
 def _equiv_text(equiv: ET.Element) -> str | None:
