@@ -11,7 +11,8 @@ CER). "order-free" first reorders the found lines by the truth line each overlap
 missed, split, merged and badly cut lines cost. Methods:
 
 * ``page``: ``sparkhtr.layout.find_page_lines`` (regions, skew, columns, marginal notes);
-* ``ink_profile``: ``sparkhtr.layout.find_lines``, the one-column horizontal ink profile;
+* ``ink_profile``: ``sparkhtr.layout.find_lines``, the one-column horizontal ink profile (its boxes
+  cut here as four-corner outlines, with the pad; ``layout="column"`` crops the bare boxes);
 * ``truth``: the ground truth's own polygons: the recognizer's ceiling on these pages;
 * ``kraken``: lines from a JSON file ``{page stem: [polygon, ...]}`` made beforehand in another
   environment (``--kraken``; kraken does not install beside sparkhtr's torch).
