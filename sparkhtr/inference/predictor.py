@@ -114,7 +114,8 @@ class Predictor:
             try:
                 log_probs, frames = self.backend.run_batch(batch.images, batch.sizes)
                 rows = [
-                    (log_probs[row, : frames[row]], batch.scales[row], widths[i]) for row, i in enumerate(batch.indices)
+                    (log_probs[row, : frames[row]], batch.scales[row], widths[i], prepared[i].note)
+                    for row, i in enumerate(batch.indices)
                 ]
                 decoded = list(self.scheduler.map(self._decode_row, rows))
             except Exception:
@@ -131,13 +132,13 @@ class Predictor:
             bar.update(len(batch.indices))
         return results  # type: ignore[return-value]
 
-    def _decode_row(self, row: tuple[np.ndarray, float, int]) -> RecognitionResult:
-        log_probs, scale_x, width = row
-        return self._decode(log_probs, scale_x, width)
+    def _decode_row(self, row: tuple[np.ndarray, float, int, str | None]) -> RecognitionResult:
+        return self._decode(*row)
 
-    def _decode(self, log_probs: np.ndarray, scale_x: float, width: int) -> RecognitionResult:
+    def _decode(self, log_probs: np.ndarray, scale_x: float, width: int, note: str | None = None) -> RecognitionResult:
         result = self.decoder(log_probs, scale_x, width, self.backend.frame_stride)
         result.backend = self.backend.name
+        result.note = note
         return result
 
     def _prepared_alone(self, source: ImageSource, line: PreparedLine, width: int) -> RecognitionResult:
@@ -145,7 +146,7 @@ class Predictor:
         try:
             batch = next(make_batches([line], 1))
             log_probs, frames = self.backend.run_batch(batch.images, batch.sizes)
-            return self._decode(log_probs[0, : frames[0]], line.scale_x, width)
+            return self._decode(log_probs[0, : frames[0]], line.scale_x, width, line.note)
         except Exception:
             return self._failed(source, *_exception_text())
 
@@ -160,7 +161,7 @@ class Predictor:
         if isinstance(line, RecognitionResult):
             return line
         try:
-            result = self._decode(self.backend.run_line(line[0].array[None]), line[0].scale_x, line[1])
+            result = self._decode(self.backend.run_line(line[0].array[None]), line[0].scale_x, line[1], line[0].note)
         except Exception:
             if on_error == "raise":
                 raise

@@ -29,6 +29,8 @@ __all__ = [
     "LineTooLongError",
     "BLANK_CONTRAST",
     "BATCH_PIXELS",
+    "PAGE_LIKE_HEIGHT",
+    "PAGE_LIKE_NOTE",
     "resize_line",
     "prepare_line",
     "make_batches",
@@ -54,11 +56,19 @@ class LineTooLongError(ImageError):
     a line, a strip of noise) and an error naming it is more useful than made-up text."""
 
 
+# A "line" taller than wide and at least this many pixels high is most likely a page or a block of
+# lines: it is read all the same (squeezed to one line, it gives a few made-up characters), with a
+# note that says how to read it as a page.
+PAGE_LIKE_HEIGHT = 256
+PAGE_LIKE_NOTE = "taller than wide: a page or several lines? read it with recognize_paragraph (CLI: --paragraph)"
+
+
 @dataclass
 class PreparedLine:
     array: np.ndarray  # (C, H, W) float32, normalised
     scale_x: float  # network-input pixels per source pixel, horizontally
     blank: bool = False  # nothing to read: fewer than BLANK_CONTRAST gray levels (see above)
+    note: str | None = None  # for the result: PAGE_LIKE_NOTE, or None
 
 
 @dataclass
@@ -112,7 +122,11 @@ def prepare_line(
     """The network's input for one line; ``max_pixels`` and ``name`` as in ``resize_line``."""
     resized = resize_line(image, config, max_pixels, name)
     low, high = resized.getextrema() if resized.mode == "L" else _band_extremes(resized)
-    return PreparedLine(normalize(resized, config), resized.width / image.width, high - low < BLANK_CONTRAST)
+    page_like = image.height > image.width and image.height >= PAGE_LIKE_HEIGHT
+    return PreparedLine(
+        normalize(resized, config), resized.width / image.width, high - low < BLANK_CONTRAST,
+        PAGE_LIKE_NOTE if page_like else None,
+    )
 
 
 def _band_extremes(image: Image.Image) -> tuple[int, int]:

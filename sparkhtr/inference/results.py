@@ -25,7 +25,8 @@ class RecognitionResult:
     chars: list[CharResult] = field(default_factory=list)
     source: str | None = None
     error: str | None = None
-    # Why an image that was read holds no text (a blank or one-tone image): text "", confidence 0.
+    # A remark on the input: why it holds no text (a blank or one-tone image: text "", confidence 0),
+    # or that it looks like a page rather than a line (preprocess.PAGE_LIKE_NOTE).
     note: str | None = None
     # Which backend read the line ("torch" or "onnx"); None where the network did not run (an
     # error, a blank image). Metadata: not part of to_dict(), whose keys stay those of the output formats.

@@ -1,10 +1,13 @@
 """The command line, run in-process on real line images and real model directories."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from sparkhtr.cli.main import main
+
+EXAMPLE_LINE = Path(__file__).resolve().parents[2] / "examples" / "cdj_imp_0123_l01.png"
 
 
 def test_recognize_jsonl_reports_bad_files_and_keeps_going(trained_model_dir, val_lines, tmp_path, capsys):
@@ -353,3 +356,8 @@ def test_the_example_page_reads_as_a_page(tmp_path, capsys):
     assert sum(len(line) for line in lines) > 250
     drawn = Image.open(tmp_path / "lettre-boudreau-tessier_001.lines.png")
     assert drawn.height == Image.open(page).height and drawn.width > Image.open(page).width  # texts beside the page
+    # Given as a line, the page is read all the same, with a note that says how to read it as a page.
+    assert main(["recognize", "--decoder", "greedy", str(page), str(EXAMPLE_LINE)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err.count("--paragraph") == 1 and "lettre-boudreau-tessier_001.jpg" in captured.err
