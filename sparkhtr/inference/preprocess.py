@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from sparkhtr.inference.results import PAGE_LIKE_NOTE
 from sparkhtr.io.image import ImageError, ImageLimits, ImageSource, load_image
 from sparkhtr.layout.ink_band import crop_to_ink_share
 from sparkhtr.model.config import PreprocessingConfig
@@ -30,7 +31,6 @@ __all__ = [
     "BLANK_CONTRAST",
     "BATCH_PIXELS",
     "PAGE_LIKE_HEIGHT",
-    "PAGE_LIKE_NOTE",
     "resize_line",
     "prepare_line",
     "make_batches",
@@ -60,7 +60,6 @@ class LineTooLongError(ImageError):
 # lines: it is read all the same (squeezed to one line, it gives a few made-up characters), with a
 # note that says how to read it as a page.
 PAGE_LIKE_HEIGHT = 256
-PAGE_LIKE_NOTE = "taller than wide: a page or several lines? read it with recognize_paragraph (CLI: --paragraph)"
 
 
 @dataclass

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 from sparkhtr.layout import LineBox
 
-__all__ = ["CharResult", "RecognitionResult", "ParagraphLine", "ParagraphResult"]
+__all__ = ["CharResult", "RecognitionResult", "ParagraphLine", "ParagraphResult", "PAGE_LIKE_NOTE"]
+
+# The note of a line image taller than wide and tall (sparkhtr.inference.preprocess.PAGE_LIKE_HEIGHT).
+PAGE_LIKE_NOTE = "taller than wide: a page or several lines? read it with recognize_paragraph (CLI: --paragraph)"
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class RecognitionResult:
     source: str | None = None
     error: str | None = None
     # A remark on the input: why it holds no text (a blank or one-tone image: text "", confidence 0),
-    # or that it looks like a page rather than a line (preprocess.PAGE_LIKE_NOTE).
+    # or that it looks like a page rather than a line (PAGE_LIKE_NOTE).
     note: str | None = None
     # Which backend read the line ("torch" or "onnx"); None where the network did not run (an
     # error, a blank image). Metadata: not part of to_dict(), whose keys stay those of the output formats.
@@ -58,6 +61,8 @@ class ParagraphLine:
     def read_from(cls, box: LineBox, result: RecognitionResult, image_size: tuple[int, int]) -> ParagraphLine:
         """``result``, read from ``box.crop(image)``, placed in ``box``: a crop that begins left of the
         box (a page line's, cut with paper around it) moves its characters' x ranges by as much."""
+        if result.note == PAGE_LIKE_NOTE:
+            result.note = None  # a line cut from a page is a line, however tall its crop
         shift = box.crop_left(image_size) - box.x0
         if shift and result.chars:
             result.chars = [CharResult(c.char, c.confidence, c.x0 + shift, c.x1 + shift) for c in result.chars]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sparkhtr.inference.results import CharResult, ParagraphLine, RecognitionResult
+from sparkhtr.inference.results import PAGE_LIKE_NOTE, CharResult, ParagraphLine, RecognitionResult
 from sparkhtr.layout.line_crop import LINE_PAD, cut_line, outline_box
 from sparkhtr.layout.page import line_from_polygon
 
@@ -85,8 +85,11 @@ def test_characters_read_from_a_padded_crop_are_placed_in_the_line_box():
     def read() -> RecognitionResult:  # x ranges in the crop's pixels
         return RecognitionResult("ab", 0.9, [CharResult("a", 0.9, 6.0, 20.0), CharResult("b", 0.8, 20.0, 31.0)])
 
-    placed = ParagraphLine.read_from(line, read(), (300, 120))
+    tall = read()
+    tall.note = PAGE_LIKE_NOTE  # what a tall crop gets when read alone
+    placed = ParagraphLine.read_from(line, tall, (300, 120))
     assert [(c.x0, c.x1) for c in placed.result.chars] == [(0.0, 14.0), (14.0, 25.0)]  # relative to the box's x0
+    assert placed.result.note is None  # a line of a page is a line
     edge = line_from_polygon([(2, 40), (100, 40), (100, 60), (2, 60)])  # the pad is clipped at the page's edge
     assert edge.crop_left((300, 120)) == 0
     assert ParagraphLine.read_from(edge, read(), (300, 120)).result.chars[0].x0 == 6.0 - 2
