@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sparkhtr.io.image import MIN_SIDE
 
-__all__ = ["Box", "Outline", "finite", "parse_points", "polygon_box", "check_box", "fit_box"]
+__all__ = ["Box", "Outline", "finite", "parse_points", "polygon_box", "check_box", "ref_scales", "fit_box"]
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom; right/bottom exclusive
 
@@ -72,6 +72,13 @@ def check_box(box: Box) -> str | None:
     return None
 
 
+def ref_scales(image_size: tuple[int, int], ref_size: tuple[float, float] | None) -> tuple[float, float]:
+    """Image pixels per ``ref_size`` unit, horizontally and vertically; (1, 1) without a usable ``ref_size``."""
+    if ref_size is not None and all(math.isfinite(v) and v > 0 for v in ref_size):
+        return image_size[0] / ref_size[0], image_size[1] / ref_size[1]
+    return 1.0, 1.0
+
+
 def fit_box(
     box: Box, image_size: tuple[int, int], ref_size: tuple[float, float] | None = None
 ) -> tuple[int, int, int, int] | None:
@@ -80,8 +87,8 @@ def fit_box(
         return None
     left, top, right, bottom = box
     width, height = image_size
-    if ref_size is not None and all(math.isfinite(v) and v > 0 for v in ref_size):
-        sx, sy = width / ref_size[0], height / ref_size[1]
+    sx, sy = ref_scales(image_size, ref_size)
+    if (sx, sy) != (1.0, 1.0):
         left, right, top, bottom = left * sx, right * sx, top * sy, bottom * sy
         if not all(math.isfinite(v) for v in (left, right, top, bottom)):
             return None

@@ -77,12 +77,12 @@ def alto_line_box(line: ET.Element) -> Box | None:
 
 def _box_or_why(line: ET.Element, unit: str, ref_size: tuple[float, float] | None) -> Outline | str:
     """The line's outline, or the ``bad-box`` detail: it has none, or its unit cannot be scaled onto the image."""
-    box = alto_line_outline(line)
-    if box is None:
+    outline = alto_line_outline(line)
+    if outline is None:
         return "no Shape/Polygon and no HPOS/VPOS/WIDTH/HEIGHT"
     if unit not in _PIXEL_UNITS and ref_size is None:
         return f"unit {unit!r} and no Page WIDTH/HEIGHT to scale by"
-    return box
+    return outline
 
 
 def _description(root: ET.Element) -> tuple[str | None, str]:

@@ -6,7 +6,6 @@ The loaders are small picklable callables, so sample lists can cross to DataLoad
 
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from sparkhtr.io.image import PAGE_LIMITS, ImageError, ImageLimits, load_image
-from sparkhtr.layout.geometry import Box, fit_box
+from sparkhtr.layout.geometry import Box, fit_box, ref_scales
 from sparkhtr.layout.line_crop import cut_line
 
 __all__ = ["probe_image", "LineFile", "PageCrop", "PageChecker"]
@@ -123,18 +122,12 @@ class PageCrop:
             )
         if not self.polygon:
             return page.crop(crop)
-        scale_x, scale_y = _scales(page.size, self.ref_size)
+        scale_x, scale_y = ref_scales(page.size, self.ref_size)
         try:
             return cut_line(page, [(x * scale_x, y * scale_y) for x, y in self.polygon])
         except ValueError as exc:  # a box on the page but its outline off it (a wrong ALTO page size)
             raise ImageError(f"{self.sample_id}: {self.path}: {exc}") from exc
 
-
-def _scales(image_size: tuple[int, int], ref_size: tuple[float, float] | None) -> tuple[float, float]:
-    """Image pixels per ``ref_size`` unit, as ``fit_box`` scales (1, 1 without a usable ``ref_size``)."""
-    if ref_size is not None and all(math.isfinite(v) and v > 0 for v in ref_size):
-        return image_size[0] / ref_size[0], image_size[1] / ref_size[1]
-    return 1.0, 1.0
 
 
 class PageChecker:
