@@ -68,8 +68,10 @@ def _probe() -> Any:
 
 
 def _failure(spark: SparkSession, python: str, detail: str) -> WorkerPythonError:
+    # Name the setting that chose this Python: the conf when it is the one running, else the variable
+    # (or a pythonExec changed at run time, which PYSPARK_PYTHON also sets).
     conf = spark.sparkContext.getConf().get("spark.pyspark.python")
-    setting = f"spark.pyspark.python={conf}" if conf else f"PYSPARK_PYTHON={python}"
+    setting = f"spark.pyspark.python={conf}" if conf == python else f"PYSPARK_PYTHON={python}"
     return WorkerPythonError(
         f"sparkhtr cannot run on this cluster's executors: their Python ({setting}) {detail}. "
         "Point PYSPARK_PYTHON (or spark.pyspark.python) at a Python that has sparkhtr and its "

@@ -61,8 +61,8 @@ def _val_rows(copiste_dir: Path, count: int) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def lines(copiste_dir: Path) -> list[Path]:
-    """Twenty real val lines: two batches at batch size 16, of varied widths."""
-    return [copiste_dir / "lines" / f"{r['id']}.png" for r in _val_rows(copiste_dir, 20)]
+    """Twelve real val lines: two batches at batch size 8, of varied widths."""
+    return [copiste_dir / "lines" / f"{r['id']}.png" for r in _val_rows(copiste_dir, 12)]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def near_ties(torch_log_probs: list[np.ndarray]) -> set[int]:
     """Lines whose best path has a frame where the top two classes are within float32 noise.
 
     Random weights give such near ties now and then; there, the greedy text may flip between any two
-    float32 runs (torch at batch 1 and torch at batch 16 included), so texts are compared elsewhere.
+    float32 runs (torch at batch 1 and torch at batch 8 included), so texts are compared elsewhere.
     """
     ties = set()
     for index, log_probs in enumerate(torch_log_probs):
@@ -128,11 +128,11 @@ def near_ties(torch_log_probs: list[np.ndarray]) -> set[int]:
 
 @pytest.fixture(scope="module")
 def float64_truth(model_dir: Path, lines: list[Path]) -> dict[int, np.ndarray]:
-    """The same model in float64 on the eight narrowest lines (float64 convs are slow on CPU)."""
+    """The same model in float64 on the five narrowest lines (float64 convs are slow on CPU)."""
     model, config = load_model(model_dir)
     model.double()
     arrays = {i: prepare_line(load_image(p), config.preprocessing).array for i, p in enumerate(lines)}
-    narrowest = sorted(arrays, key=lambda i: arrays[i].shape[2])[:8]
+    narrowest = sorted(arrays, key=lambda i: arrays[i].shape[2])[:5]
     with torch.inference_mode():
         return {i: model(torch.from_numpy(arrays[i])[None].double())[0].numpy() for i in narrowest}
 
@@ -191,7 +191,7 @@ def test_onnx_gives_torch_log_probs_and_texts_on_real_lines(
     torch_recognizer = Recognizer.load(model_dir)
     onnx_recognizer = Recognizer.load(onnx_file, backend="onnx")
     prepared = [prepare_line(load_image(p), torch_recognizer.config.preprocessing) for p in lines]
-    for batch_size in (1, 16):
+    for batch_size in (1, 8):
         for batch in make_batches(prepared, batch_size):
             want, want_frames = torch_recognizer.backend(batch.images, batch.sizes)
             got, got_frames = onnx_recognizer.backend(batch.images, batch.sizes)
@@ -233,9 +233,9 @@ def test_single_line_graph_of_the_real_model_gives_torch_results(bundled_single_
         got, got_frames = onnx_recognizer.backend(batch.images, batch.sizes)
         np.testing.assert_array_equal(got_frames, want_frames)
         _assert_log_probs_match(got, want, want_frames, atol=5e-3)
-    for batch_size in (1, 4):
-        got_texts = [r.text for r in onnx_recognizer.recognize(val_lines, batch_size=batch_size)]
-        assert got_texts == [r.text for r in torch_recognizer.recognize(val_lines)]
+    # Padded batches are compared above; the recognizer runs this graph a line at a time.
+    got_texts = [r.text for r in onnx_recognizer.recognize(val_lines, batch_size=1)]
+    assert got_texts == [r.text for r in torch_recognizer.recognize(val_lines)]
 
 
 def test_single_line_graph_runs_lines_in_parallel_with_the_same_results(
@@ -260,10 +260,10 @@ def test_single_line_graph_runs_lines_in_parallel_with_the_same_results(
     assert OnnxBackend(onnx_file, num_threads=2).lines_at_once == 1  # a batched graph batches instead
 
 
-def test_onnx_batch_1_equals_batch_16(any_onnx_file: Path, lines: list[Path], near_ties: set[int]):
+def test_onnx_batch_1_equals_batch_8(any_onnx_file: Path, lines: list[Path], near_ties: set[int]):
     recognizer = Recognizer.load(any_onnx_file, backend="onnx")
     alone = recognizer.recognize(lines, batch_size=1)
-    together = recognizer.recognize(lines, batch_size=16)
+    together = recognizer.recognize(lines, batch_size=8)
     _assert_same_texts(alone, together, near_ties)
     for index, (a, b) in enumerate(zip(alone, together)):
         if index in near_ties:
@@ -420,53 +420,28 @@ def test_cuda_device_needs_the_cuda_provider(onnx_file: Path):
 # --- int8 ---------------------------------------------------------------------------------------
 
 
-def _val_lines_of(dataset: Path) -> tuple[list[Path], list[str]]:
-    """The dataset's val line images and their texts."""
-    val_ids = {
-        line.split("\t")[0]
-        for line in (dataset / "manifest.tsv").read_text().splitlines()[1:]
-        if line.endswith("\tval")
-    }
-    images = [p for p in sorted(dataset.glob("lines/*.png")) if p.stem in val_ids]
-    return images, [(dataset / "lines" / f"{p.stem}.txt").read_text(encoding="utf-8").strip() for p in images]
-
-
-@pytest.fixture(scope="module")
-def bundled_float32(small_dataset: Path, tmp_path_factory) -> tuple[Path, float]:
-    """The default model's float32 graph and its CER on the small dataset's val lines."""
-    from sparkhtr.text.metrics import corpus_scores
-
-    path = tmp_path_factory.mktemp("bundled_float32") / "float32.onnx"
-    assert main(["export-onnx", "span_small_latin", str(path)]) == 0
-    images, truth = _val_lines_of(small_dataset)
-    results = Recognizer.load(path, backend="onnx", num_threads=1).recognize(images)
-    return path, corpus_scores(zip(truth, [r.text for r in results]))["cer"]
-
-
-def test_int8_export_of_the_bundled_model_reads_like_float32(
-    small_dataset: Path, bundled_float32: tuple[Path, float], tmp_path: Path
+def test_int8_export_of_a_padded_batch_graph(
+    model_dir: Path, onnx_file: Path, small_dataset: Path, lines: list[Path], tmp_path: Path
 ) -> None:
-    """The real default model, quantized with its CLI on 16 real train lines, keeps its accuracy on
-    the 8 held-out lines (real weights: random ones would make the comparison meaningless). The
-    padded-batch graph here; the single-line one, which ships, in test_int8_recipe.py."""
-    from sparkhtr.text.metrics import corpus_scores
-
-    float_path, float_cer = bundled_float32
+    """``--int8`` without ``--single-line``: a padded-batch graph with int8 weights and the model's
+    config, whose frames and output shapes are the float graph's. Its accuracy is not judged here
+    (random weights); the shipped single-line int8 graph of the real model is, in test_int8_recipe.py."""
     int8_path = tmp_path / "int8.onnx"
-    # 16 of the 48 train lines: ORT's percentile histograms sort every activation of every line, so the
-    # calibration time grows with the lines (48 took 30 s a graph, 16 take 6 s).
-    calibration = ["--calibration", str(small_dataset), "--calibration-lines", "16"]
-    args = ["export-onnx", "span_small_latin", str(int8_path), "--int8", *calibration]
+    # minmax ranges: the percentile histograms the default recipe sorts cost seconds a line here
+    args = ["export-onnx", str(model_dir), str(int8_path), "--int8", "--calibration", str(small_dataset),
+            "--calibration-lines", "4", "--calibration-method", "minmax"]
     assert main(args) == 0
     assert not OnnxBackend(int8_path).single_line
-    assert int8_path.stat().st_size < float_path.stat().st_size / 2  # int8 weights
-    assert read_onnx_config(int8_path) == read_onnx_config(float_path)  # the config travels along
-
-    images, truth = _val_lines_of(small_dataset)
-    results = Recognizer.load(int8_path, backend="onnx", num_threads=1).recognize(images)
-    scores = {"float32": float_cer, "int8": corpus_scores(zip(truth, [r.text for r in results]))["cer"]}
-    assert scores["float32"] < 0.4  # the model reads these lines
-    assert scores["int8"] <= scores["float32"] + 0.03, scores
+    assert int8_path.stat().st_size < onnx_file.stat().st_size / 2  # int8 weights
+    assert read_onnx_config(int8_path) == read_onnx_config(onnx_file)  # the config travels along
+    config = load_model(model_dir)[1]
+    prepared = [prepare_line(load_image(p), config.preprocessing) for p in lines[:6]]
+    int8_backend, float_backend = OnnxBackend(int8_path), OnnxBackend(onnx_file)
+    for batch in make_batches(prepared, 3):
+        got, got_frames = int8_backend(batch.images, batch.sizes)
+        want, want_frames = float_backend(batch.images, batch.sizes)
+        assert got.shape == want.shape and np.isfinite(got).all()
+        np.testing.assert_array_equal(got_frames, want_frames)
 
 
 def test_int8_without_calibration_data_is_refused(tmp_path: Path, capsys) -> None:

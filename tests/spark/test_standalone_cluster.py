@@ -34,6 +34,7 @@ pytestmark = pytest.mark.spark
 SPARK_HOME = Path(pyspark.__file__).parent
 START_DEADLINE_S = 120  # master up and both workers registered
 JOB_DEADLINE_S = 420  # one spark-submit, JVM start to exit, on a busy 2-core machine
+SYSTEM_PYTHON = "/usr/bin/python3"  # a Python without torch, as `python3` on PATH is outside a venv
 
 JOB = """
 import json, sys
@@ -46,8 +47,16 @@ model = PipelineModel.load(pipeline_dir)
 df = spark.read.format("binaryFile").load(images).repartition(4)  # rows for both executors
 rows = model.transform(df).select("path", "handwritten_text", "confidence", "handwritten_text_error").collect()
 executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+result = {"master": spark.sparkContext.master, "executors": executors, "rows": [r.asDict() for r in rows]}
+if len(sys.argv) > 4:  # then executors told to run a Python without sparkhtr: the stage must refuse first
+    spark.sparkContext.pythonExec = sys.argv[4]
+    try:
+        model.transform(df)  # raises here, before any task of the pipeline runs
+        result["without_sparkhtr"] = None
+    except Exception as exc:
+        result["without_sparkhtr"] = type(exc).__name__ + ": " + str(exc)
 with open(out, "w") as f:
-    json.dump({"master": spark.sparkContext.master, "executors": executors, "rows": [r.asDict() for r in rows]}, f)
+    json.dump(result, f)
 spark.stop()
 """
 
@@ -138,17 +147,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _stop(process)
 
 
-def _submit(
-    url: str, python: str, job: Path, args: list[str], log: Path, executors: int = 2
-) -> tuple[int, str]:
-    """spark-submit ``job`` to the cluster on ``executors`` 1-core executors; (exit code, its
-    output). Killed whole at the deadline."""
+def _submit(url: str, job: Path, args: list[str], log: Path) -> tuple[int, str]:
+    """spark-submit ``job`` to the cluster on two 1-core executors running this Python; (exit code,
+    its output). Killed whole at the deadline."""
     submit = [
         str(SPARK_HOME / "bin" / "spark-submit"), "--master", url,
         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
         "--conf", "spark.ui.enabled=false", "--conf", "spark.executor.memory=768m",
-        "--conf", "spark.executor.cores=1", "--conf", "spark.task.cpus=1", "--conf", f"spark.cores.max={executors}",
-        "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", f"spark.pyspark.python={python}",
+        "--conf", "spark.executor.cores=1", "--conf", "spark.task.cpus=1", "--conf", "spark.cores.max=2",
+        "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", f"spark.pyspark.python={sys.executable}",
         str(job), *args,
     ]
     process = _start(submit, log)
@@ -173,12 +180,16 @@ def saved_pipeline(spark: SparkSession, model_dir: Path, tmp_path_factory: pytes
 def test_spark_submit_to_a_standalone_cluster(
     cluster: str, saved_pipeline: Path, model_dir: Path, mixed_dir: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
+    """The saved pipeline on two executors, every row checked; then, in the same application (a
+    second spark-submit would cost two more JVMs), executors told to run a Python without sparkhtr:
+    the stage says so, naming the setting, before any task of the pipeline."""
     folder, bad = mixed_dir
     job = tmp_path / "job.py"
     job.write_text(textwrap.dedent(JOB), "utf-8")
     out = tmp_path / "rows.json"
-    args = [str(saved_pipeline), str(folder), str(out)]
-    code, log = _submit(cluster, sys.executable, job, args, tmp_path / "job.log")
+    without = SYSTEM_PYTHON if Path(SYSTEM_PYTHON).is_file() else "/nonexistent/bin/python3"
+    args = [str(saved_pipeline), str(folder), str(out), without]
+    code, log = _submit(cluster, job, args, tmp_path / "job.log")
     assert code == 0, log[-4000:]
     result = json.loads(out.read_text("utf-8"))
     assert result["master"] == cluster and result["executors"] == 2
@@ -192,20 +203,8 @@ def test_spark_submit_to_a_standalone_cluster(
     for name, word in bad.items():
         assert rows[name]["handwritten_text"] is None and word in rows[name]["handwritten_text_error"]
         assert rows[name]["handwritten_text_error"].startswith(rows[name]["path"])
-
-
-def test_executors_without_sparkhtr_fail_with_one_clear_message(
-    cluster: str, saved_pipeline: Path, line_dir: Path, tmp_path: Path
-) -> None:
-    """Executors told to run a Python without sparkhtr: the driver says so before any pipeline task.
-    (One executor shows it: a second would only cost another JVM.)"""
-    python = "/usr/bin/python3"
-    if not Path(python).is_file():
-        pytest.skip(f"no {python} here")
-    job = tmp_path / "job.py"
-    job.write_text(textwrap.dedent(JOB), "utf-8")
-    args = [str(saved_pipeline), str(line_dir), str(tmp_path / "rows.json")]
-    code, log = _submit(cluster, python, job, args, tmp_path / "job.log", executors=1)
-    assert code != 0 and not (tmp_path / "rows.json").exists()
-    assert "WorkerPythonError: sparkhtr cannot run on this cluster's executors" in log, log[-4000:]
-    assert f"spark.pyspark.python={python}" in log and "PYSPARK_PYTHON" in log
+    refused = result["without_sparkhtr"]
+    assert refused is not None
+    assert refused.startswith("WorkerPythonError: sparkhtr cannot run on this cluster's executors"), refused
+    assert f"PYSPARK_PYTHON={without}" in refused and "spark.pyspark.python" in refused
+    assert len(refused.splitlines()) == 1
