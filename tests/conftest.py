@@ -73,7 +73,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # tests/spark that start Spark apps of their own, without the session, may run on either worker.
 # Why not xdist's own loadgroup: it marks a group by rewriting the node id, which pytest 9 ignores.
 SPARK_TESTS = "tests/spark/"
-OWN_SPARK_APP = ("tests/spark/test_worker_python.py::test_session_first_script_from_an_unactivated_venv",)
+OWN_SPARK_APP = (
+    "tests/spark/test_worker_python.py::test_session_first_script_from_an_unactivated_venv",
+    "tests/spark/test_standalone_cluster.py",
+)
 
 
 def _work_unit(nodeid: str) -> str:

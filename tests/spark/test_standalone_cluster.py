@@ -23,11 +23,8 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from pyspark.ml import PipelineModel
-from pyspark.sql import SparkSession
 
 from sparkhtr import Recognizer
-from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer
 
 pytestmark = pytest.mark.spark
 
@@ -37,19 +34,25 @@ JOB_DEADLINE_S = 420  # one spark-submit, JVM start to exit, on a busy 2-core ma
 SYSTEM_PYTHON = "/usr/bin/python3"  # a Python without torch, as `python3` on PATH is outside a venv
 
 JOB = """
-import json, sys
+import json, os, sys
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
+from sparkhtr.spark import BinaryToImage, ImageHandwrittenTextRecognizer
 
-pipeline_dir, images, out = sys.argv[1:4]
+model_dir, pipeline_dir, images, out = sys.argv[1:5]
 spark = SparkSession.builder.appName("sparkhtr-standalone-test").getOrCreate()
+# The documented pipeline, saved with its model; the model directory then goes away, so what runs
+# next comes from the saved pipeline alone.
+recognizer = ImageHandwrittenTextRecognizer(modelPath=model_dir, confidenceCol="confidence")
+PipelineModel(stages=[BinaryToImage(), recognizer]).write().overwrite().save(pipeline_dir)
+os.rename(model_dir, model_dir + ".gone")
 model = PipelineModel.load(pipeline_dir)
 df = spark.read.format("binaryFile").load(images).repartition(4)  # rows for both executors
 rows = model.transform(df).select("path", "handwritten_text", "confidence", "handwritten_text_error").collect()
 executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
 result = {"master": spark.sparkContext.master, "executors": executors, "rows": [r.asDict() for r in rows]}
-if len(sys.argv) > 4:  # then executors told to run a Python without sparkhtr: the stage must refuse first
-    spark.sparkContext.pythonExec = sys.argv[4]
+if len(sys.argv) > 5:  # then executors told to run a Python without sparkhtr: the stage must refuse first
+    spark.sparkContext.pythonExec = sys.argv[5]
     try:
         model.transform(df)  # raises here, before any task of the pipeline runs
         result["without_sparkhtr"] = None
@@ -168,27 +171,22 @@ def _submit(url: str, job: Path, args: list[str], log: Path) -> tuple[int, str]:
     return code, log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def saved_pipeline(spark: SparkSession, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The documented pipeline, saved with its model (the model directory itself is not shipped)."""
-    recognizer = ImageHandwrittenTextRecognizer(modelPath=str(model_dir), confidenceCol="confidence")
-    path = tmp_path_factory.mktemp("saved") / "htr_pipeline"
-    PipelineModel(stages=[BinaryToImage(), recognizer]).write().overwrite().save(str(path))
-    return path
-
-
 def test_spark_submit_to_a_standalone_cluster(
-    cluster: str, saved_pipeline: Path, model_dir: Path, mixed_dir: tuple[Path, dict[str, str]], tmp_path: Path
+    cluster: str, model_dir: Path, mixed_dir: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    """The saved pipeline on two executors, every row checked; then, in the same application (a
-    second spark-submit would cost two more JVMs), executors told to run a Python without sparkhtr:
-    the stage says so, naming the setting, before any task of the pipeline."""
+    """A saved pipeline loaded and run on two executors, every row checked; then, in the same
+    application (a second spark-submit would cost two more JVMs), executors told to run a Python
+    without sparkhtr: the stage says so, naming the setting, before any task of the pipeline.
+
+    The job saves the pipeline itself, so this test needs no local session and can run beside the
+    tests that share one (tests/conftest.py)."""
     folder, bad = mixed_dir
     job = tmp_path / "job.py"
     job.write_text(textwrap.dedent(JOB), "utf-8")
     out = tmp_path / "rows.json"
     without = SYSTEM_PYTHON if Path(SYSTEM_PYTHON).is_file() else "/nonexistent/bin/python3"
-    args = [str(saved_pipeline), str(folder), str(out), without]
+    shipped = shutil.copytree(model_dir, tmp_path / "model")  # the job removes it once saved
+    args = [str(shipped), str(tmp_path / "htr_pipeline"), str(folder), str(out), without]
     code, log = _submit(cluster, job, args, tmp_path / "job.log")
     assert code == 0, log[-4000:]
     result = json.loads(out.read_text("utf-8"))
