@@ -241,10 +241,12 @@ def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
     decoder = recognizer.decoder
     charset = recognizer.charset
 
-    def read(log_probs: np.ndarray, margin: float | None) -> str:
-        line = beam_decode(log_probs, len(charset), charset, decoder.lm, decoder.lm_weight, decoder.length_bonus,
-                           decoder.beam_width, lexicon=decoder.lexicon, word_bonus=decoder.word_bonus,
-                           oov_penalty=decoder.oov_penalty, margin=margin)
+    from sparkhtr.text.fast_beam import beam_decode_fast
+
+    def read(log_probs: np.ndarray, margin: float | None, search=beam_decode_fast) -> str:
+        line = search(log_probs, len(charset), charset, decoder.lm, decoder.lm_weight, decoder.length_bonus,
+                      decoder.beam_width, lexicon=decoder.lexicon, word_bonus=decoder.word_bonus,
+                      oov_penalty=decoder.oov_penalty, margin=margin)
         return "".join(charset[c.label] for c in line.chars)
 
     lines = [recognizer.log_probs(path) for path in val_lines]
@@ -252,6 +254,8 @@ def test_the_score_margin_reads_real_lines_as_the_full_beam_does(val_lines):
     assert default == [read(lp, None) for lp in lines]
     assert default == [recognizer.recognize(path).text for path in val_lines]  # the default is what decoders use
     assert default != [read(lp, 0.0) for lp in lines]
+    # The Python search (the compiled one's reference) prunes alike; three lines, as it is slow.
+    assert default[:3] == [read(lp, BEAM_DEFAULTS.margin, beam_decode) for lp in lines[:3]]
 
 
 def test_the_beam_defaults_are_written_once():
