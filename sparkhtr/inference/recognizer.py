@@ -187,7 +187,7 @@ class Recognizer:
     ) -> ParagraphResult:
         """Read an image of several lines, each line recognized in reading order. ``layout="page"``:
         ``sparkhtr.layout.find_page_lines`` finds skewed lines, columns and marginal notes, each cut by
-        its polygon (page CER 26.2 % against 123 % on 29 real pages, benchmarks/pages.py); ``"column"``:
+        its polygon (page CER 25.9 % against 123 % on 29 real pages, benchmarks/pages.py); ``"column"``:
         ``find_lines`` cuts one column of level lines by its ink profile (``min_line_height``).
 
         >>> page = recognizer.recognize_paragraph("letter.png")   # doctest: +SKIP

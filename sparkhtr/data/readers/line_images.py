@@ -129,7 +129,6 @@ class PageCrop:
             raise ImageError(f"{self.sample_id}: {self.path}: {exc}") from exc
 
 
-
 class PageChecker:
     """Read-time check of page lines (``check_images=True``): probes each page header once, then each box.
 
